@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderCertbusServicesTests() { #expect(Bool(true)) }
