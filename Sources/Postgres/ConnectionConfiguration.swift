@@ -1,0 +1,55 @@
+/// How to reach a PostgreSQL server: a libpq connection string (URL
+/// `postgresql://user@host/db?...` or keyword form `host=... dbname=...`)
+/// plus the `application_name` that identifies the certbus service in
+/// `pg_stat_activity`.
+public struct ConnectionConfiguration: Sendable, Equatable {
+    /// The libpq connection string, URL or keyword form.
+    public var connectionString: String
+    /// Shown in `pg_stat_activity.application_name`, e.g. `certbus-worker`.
+    public var applicationName: String
+    /// Seconds to wait for a connection to be established.
+    public var connectTimeout: Int
+
+    public init(_ connectionString: String, applicationName: String = "certbus", connectTimeout: Int = 10) {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.connectTimeout = connectTimeout
+    }
+
+    /// The same configuration with another `application_name`.
+    public func with(applicationName: String) -> ConnectionConfiguration {
+        var copy = self
+        copy.applicationName = applicationName
+        return copy
+    }
+
+    /// The connection string with any password replaced by `***`, safe to print.
+    public var redacted: String { Self.redact(connectionString) }
+
+    /// Replaces the password of a URL (`user:secret@`) or keyword string (`password=secret`) with `***`.
+    public static func redact(_ text: String) -> String {
+        var result = text
+        // URL form: scheme://user:password@host
+        if let schemeEnd = result.range(of: "://") {
+            let rest = result[schemeEnd.upperBound...]
+            if let at = rest.firstIndex(of: "@") {
+                let userInfo = rest[..<at]
+                if let colon = userInfo.firstIndex(of: ":") {
+                    result.replaceSubrange(result.index(after: colon)..<at, with: "***")
+                }
+            }
+        }
+        // Query or keyword form: password=secret
+        var out = ""
+        var remaining = result[...]
+        while let range = remaining.range(of: "password=") {
+            out += remaining[..<range.upperBound]
+            remaining = remaining[range.upperBound...]
+            let end = remaining.firstIndex(where: { $0 == " " || $0 == "&" }) ?? remaining.endIndex
+            out += "***"
+            remaining = remaining[end...]
+        }
+        out += remaining
+        return out
+    }
+}
