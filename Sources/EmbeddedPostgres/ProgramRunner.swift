@@ -25,9 +25,22 @@ enum ProgramRunner {
         process.arguments = Array(arguments.dropFirst())
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
         process.environment = childEnvironment()
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        // Output goes to a temporary file, not a pipe: `pg_ctl start` leaves a
+        // long-lived server behind, and any inherited pipe descriptor would keep
+        // a pipe reader waiting for end-of-file forever.
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("certbus-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).log").path
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+            let output = FileHandle(forWritingAtPath: outputPath)
+        else {
+            throw EmbeddedClusterError(what: "could not create a temporary file for the output of \(arguments[0])", command: arguments)
+        }
+        defer {
+            try? output.close()
+            try? FileManager.default.removeItem(atPath: outputPath)
+        }
+        process.standardOutput = output
+        process.standardError = output
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
@@ -35,8 +48,8 @@ enum ProgramRunner {
             throw EmbeddedClusterError(
                 what: "could not run \(arguments[0]): \(error.localizedDescription)", command: arguments)
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let data = FileManager.default.contents(atPath: outputPath) ?? Data()
         let status =
             process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return ProgramResult(status: status, output: String(decoding: data, as: UTF8.self))

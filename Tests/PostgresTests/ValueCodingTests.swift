@@ -100,7 +100,7 @@ import Testing
         #expect(PostgresTimestamp.parse("infinity") == .distantFuture)
         #expect(PostgresTimestamp.parse("not a date") == nil)
         let back = PostgresTimestamp.parse(PostgresTimestamp.format(Date(timeIntervalSince1970: -1_000_000.000_001)))
-        #expect(back?.timeIntervalSince1970 == -1_000_000.000_001)
+        #expect(abs((back?.timeIntervalSince1970 ?? 0) + 1_000_000.000_001) < 0.000_002)
     }
 
     @Test func redactsPasswords() {
