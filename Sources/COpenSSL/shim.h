@@ -21,4 +21,42 @@
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
+// ---- PKI module wrappers (Sources/PKI) ----------------------------------------------------------
+
+/// OPENSSL_free is a macro (it passes __FILE__/__LINE__).
+static inline void certbus_OPENSSL_free(void *p) { OPENSSL_free(p); }
+
+/// BIO_get_mem_data is a macro over BIO_ctrl.
+static inline long certbus_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
+
+// Typed stacks: the sk_TYPE_* accessors are macros in OpenSSL 3.
+static inline GENERAL_NAMES *certbus_sk_GENERAL_NAME_new_null(void) { return sk_GENERAL_NAME_new_null(); }
+static inline int certbus_sk_GENERAL_NAME_push(GENERAL_NAMES *sk, GENERAL_NAME *v) { return sk_GENERAL_NAME_push(sk, v); }
+static inline int certbus_sk_GENERAL_NAME_num(const GENERAL_NAMES *sk) { return sk_GENERAL_NAME_num(sk); }
+static inline GENERAL_NAME *certbus_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk, int i) { return sk_GENERAL_NAME_value(sk, i); }
+
+static inline STACK_OF(X509_EXTENSION) *certbus_sk_X509_EXTENSION_new_null(void) { return sk_X509_EXTENSION_new_null(); }
+static inline int certbus_sk_X509_EXTENSION_push(STACK_OF(X509_EXTENSION) *sk, X509_EXTENSION *v) { return sk_X509_EXTENSION_push(sk, v); }
+static inline void certbus_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *sk) { sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free); }
+
+static inline EXTENDED_KEY_USAGE *certbus_sk_ASN1_OBJECT_new_null(void) { return sk_ASN1_OBJECT_new_null(); }
+static inline int certbus_sk_ASN1_OBJECT_push(EXTENDED_KEY_USAGE *sk, ASN1_OBJECT *v) { return sk_ASN1_OBJECT_push(sk, v); }
+static inline int certbus_sk_ASN1_OBJECT_num(const EXTENDED_KEY_USAGE *sk) { return sk_ASN1_OBJECT_num(sk); }
+static inline ASN1_OBJECT *certbus_sk_ASN1_OBJECT_value(const EXTENDED_KEY_USAGE *sk, int i) { return sk_ASN1_OBJECT_value(sk, i); }
+
+static inline CRL_DIST_POINTS *certbus_sk_DIST_POINT_new_null(void) { return sk_DIST_POINT_new_null(); }
+static inline int certbus_sk_DIST_POINT_push(CRL_DIST_POINTS *sk, DIST_POINT *v) { return sk_DIST_POINT_push(sk, v); }
+static inline int certbus_sk_DIST_POINT_num(const CRL_DIST_POINTS *sk) { return sk_DIST_POINT_num(sk); }
+static inline DIST_POINT *certbus_sk_DIST_POINT_value(const CRL_DIST_POINTS *sk, int i) { return sk_DIST_POINT_value(sk, i); }
+
+static inline AUTHORITY_INFO_ACCESS *certbus_sk_ACCESS_DESCRIPTION_new_null(void) { return sk_ACCESS_DESCRIPTION_new_null(); }
+static inline int certbus_sk_ACCESS_DESCRIPTION_push(AUTHORITY_INFO_ACCESS *sk, ACCESS_DESCRIPTION *v) { return sk_ACCESS_DESCRIPTION_push(sk, v); }
+static inline int certbus_sk_ACCESS_DESCRIPTION_num(const AUTHORITY_INFO_ACCESS *sk) { return sk_ACCESS_DESCRIPTION_num(sk); }
+static inline ACCESS_DESCRIPTION *certbus_sk_ACCESS_DESCRIPTION_value(const AUTHORITY_INFO_ACCESS *sk, int i) { return sk_ACCESS_DESCRIPTION_value(sk, i); }
+
+static inline int certbus_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
+static inline X509_REVOKED *certbus_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) { return sk_X509_REVOKED_value(sk, i); }
+
+// ---- end PKI module wrappers --------------------------------------------------------------------
+
 #endif

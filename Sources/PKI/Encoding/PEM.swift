@@ -1,0 +1,115 @@
+import Foundation
+
+/// One `-----BEGIN label----- ... -----END label-----` block of a PEM text, decoded.
+public struct PEMBlock: Sendable, Equatable {
+    /// The label between BEGIN and the dashes, e.g. "CERTIFICATE".
+    public let label: String
+    /// The base64-decoded body.
+    public let der: Data
+
+    /// Creates a block from a label and its DER body.
+    public init(label: String, der: Data) {
+        self.label = label
+        self.der = der
+    }
+
+    /// The block as PEM text: base64 in 64-character lines, ending with a newline.
+    public var pem: String { PEM.encode(der, label: label) }
+}
+
+/// PEM (RFC 7468) text encoding and decoding.
+public enum PEM {
+    /// Encodes `der` as one PEM block with `label`, 64 base64 characters per line, "\n" line ends.
+    public static func encode(_ der: Data, label: String) -> String {
+        let base64 = Array(der.base64EncodedString().utf8)
+        var text = "-----BEGIN \(label)-----\n"
+        text.reserveCapacity(base64.count + base64.count / 64 + 2 * label.count + 40)
+        var index = 0
+        while index < base64.count {
+            let end = min(index + 64, base64.count)
+            text += String(decoding: base64[index..<end], as: UTF8.self)
+            text += "\n"
+            index = end
+        }
+        text += "-----END \(label)-----\n"
+        return text
+    }
+
+    /// Decodes every PEM block in `text`, in order. Text outside blocks (comments, `openssl`
+    /// "Bag Attributes" lines) is ignored. A block without its END line, an END line with a
+    /// different label, legacy encryption headers or invalid base64 are errors.
+    /// Returns an empty array when there is no BEGIN line at all.
+    public static func blocks(in text: String) throws -> [PEMBlock] {
+        let operation = "decode PEM"
+        var blocks: [PEMBlock] = []
+        var currentLabel: String?
+        var body = ""
+        var lineNumber = 0
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            lineNumber += 1
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if let label = currentLabel {
+                if line.hasPrefix("-----END ") {
+                    guard let endLabel = boundaryLabel(line, prefix: "-----END ") else {
+                        throw PKIError(.malformedInput, operation: operation, message: "line \(lineNumber): malformed END line")
+                    }
+                    guard endLabel == label else {
+                        throw PKIError(.malformedInput, operation: operation,
+                                       message: "line \(lineNumber): END \(endLabel) does not match BEGIN \(label)")
+                    }
+                    guard let der = Data(base64Encoded: body), !der.isEmpty else {
+                        throw PKIError(.malformedInput, operation: operation,
+                                       message: "the \(label) block ending on line \(lineNumber) is not valid base64")
+                    }
+                    blocks.append(PEMBlock(label: label, der: der))
+                    currentLabel = nil
+                    body = ""
+                } else if line.hasPrefix("-----BEGIN ") {
+                    throw PKIError(.malformedInput, operation: operation,
+                                   message: "line \(lineNumber): BEGIN inside the unterminated \(label) block")
+                } else if line.contains(":") {
+                    throw PKIError(.unsupported, operation: operation,
+                                   message: "line \(lineNumber): PEM headers (legacy encrypted PEM) are not supported")
+                } else {
+                    body += line
+                }
+            } else if line.hasPrefix("-----BEGIN ") {
+                guard let label = boundaryLabel(line, prefix: "-----BEGIN ") else {
+                    throw PKIError(.malformedInput, operation: operation, message: "line \(lineNumber): malformed BEGIN line")
+                }
+                currentLabel = label
+            }
+        }
+        if let currentLabel {
+            throw PKIError(.malformedInput, operation: operation, message: "the \(currentLabel) block has no END line")
+        }
+        return blocks
+    }
+
+    /// The single block of `text` whose label is one of `labels`, for parsers of one object.
+    /// Blocks with other labels are ignored; none or several matching blocks are errors.
+    static func singleBlock(in text: String, labels: [String], what: String, operation: String) throws -> PEMBlock {
+        let matching: [PEMBlock]
+        do {
+            matching = try blocks(in: text).filter { labels.contains($0.label) }
+        } catch let error as PKIError {
+            throw PKIError(error.kind, operation: operation, message: error.message)
+        }
+        guard let first = matching.first else {
+            throw PKIError(.malformedInput, operation: operation,
+                           message: "no PEM \(what) found (expected a BEGIN \(labels[0]) block)")
+        }
+        guard matching.count == 1 else {
+            throw PKIError(.invalidArgument, operation: operation,
+                           message: "expected one PEM \(what), found \(matching.count)")
+        }
+        return first
+    }
+
+    private static func boundaryLabel(_ line: String, prefix: String) -> String? {
+        guard line.hasPrefix(prefix), line.hasSuffix("-----"), line.count >= prefix.count + 5 else { return nil }
+        let label = line.dropFirst(prefix.count).dropLast(5)
+        guard !label.isEmpty, !label.hasPrefix("-"), !label.hasSuffix("-") else { return nil }
+        return String(label)
+    }
+}
