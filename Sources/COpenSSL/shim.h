@@ -59,4 +59,17 @@ static inline X509_REVOKED *certbus_sk_X509_REVOKED_value(const STACK_OF(X509_RE
 
 // ---- end PKI module wrappers --------------------------------------------------------------------
 
+// ---- CertbusHTTP ---------------------------------------------------------
+// Wrappers for the SSL_ctrl macros the HTTP client needs.
+static inline int certbus_http_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline int certbus_http_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+static inline uint64_t certbus_http_SSL_OP_IGNORE_UNEXPECTED_EOF(void) {
+    return (uint64_t)SSL_OP_IGNORE_UNEXPECTED_EOF;
+}
+// ---- end CertbusHTTP -----------------------------------------------------
+
 #endif
