@@ -111,17 +111,20 @@ import Glibc
         #expect(throws: HTTPServerError.self) { try server.start() }
     }
 
-    @Test func handlersRunConcurrently() async throws {
-        // Two requests that each wait for the other: both succeed only if the handlers overlap.
-        let barrier = Barrier(parties: 2)
+    @Test func handlersAndAsyncClientRequestsRunConcurrently() async throws {
+        // Requests that each wait for all others: they succeed only if every client request
+        // and every handler runs at the same time (more of them than this machine has cores).
+        let parties = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+        let barrier = Barrier(parties: parties)
         let client = HTTPClient(configuration: .init(requestTimeout: .seconds(20)))
         try await withServer(handler: { _ in
             barrier.arriveAndWait(timeout: 10) ? .text("together") : .text("alone", status: 500)
         }) { server in
-            async let first = client.get(server.baseURL)
-            async let second = client.get(server.baseURL)
-            let statuses = try await [first.status, second.status]
-            #expect(statuses == [200, 200])
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<parties { group.addTask { try await client.get(server.baseURL).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: parties))
         }
     }
 }
