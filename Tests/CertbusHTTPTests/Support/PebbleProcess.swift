@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import CertbusHTTP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,6 +63,21 @@ final class PebbleProcess: @unchecked Sendable {
             seen.append(chunk)
         }
         handle.readabilityHandler = { handle in _ = handle.availableData }
+        // Pebble logs its URLs just before it binds: wait until both ports accept.
+        for port in [port, managementPort] {
+            let deadline = Date(timeIntervalSinceNow: 20)
+            while true {
+                if let fd = try? Socket.connect(host: "127.0.0.1", port: port, deadline: .after(.seconds(1))) {
+                    Socket.closeDescriptor(fd)
+                    break
+                }
+                guard Date() < deadline, process.isRunning else {
+                    Self.kill(process)
+                    throw StartFailure(output: "port \(port) never accepted connections")
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 
     deinit { Self.kill(process) }
