@@ -1,15 +1,15 @@
 /// "Did you mean …?" for mistyped option, command and value names.
 public enum Suggestions {
-    /// The candidate closest to `word`, if it is close enough to be a likely typo:
-    /// an edit distance of at most 1 for short words and 2 for words of 5+ letters,
-    /// or `word` being a prefix of exactly one candidate.
+    /// The candidate `word` most likely stands for: the only candidate it is a
+    /// prefix of (for words of 2+ letters), else the closest candidate within an
+    /// edit distance of 1 (short words) or 2 (words of 5+ letters).
     public static func closest(to word: String, among candidates: [String]) -> String? {
         guard !word.isEmpty else { return nil }
+        let prefixed = candidates.filter { $0.hasPrefix(word) && $0 != word }
+        if word.count >= 2, prefixed.count == 1 { return prefixed[0] }
         let limit = word.count >= 5 ? 2 : 1
         let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
-        if let best = scored.filter({ $0.1 <= limit }).min(by: { $0.1 < $1.1 }) { return best.0 }
-        let prefixed = candidates.filter { $0.hasPrefix(word) }
-        return prefixed.count == 1 ? prefixed[0] : nil
+        return scored.filter({ $0.1 <= limit }).min(by: { $0.1 < $1.1 })?.0
     }
 
     /// The Levenshtein distance (insertions, deletions, substitutions; plus adjacent transpositions).

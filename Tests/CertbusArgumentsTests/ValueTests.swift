@@ -76,6 +76,8 @@ struct SuggestionTests {
         #expect(Suggestions.closest(to: "re", among: ["retry", "renew"]) == nil)  // ambiguous prefix
         #expect(Suggestions.closest(to: "ret", among: ["retry", "renew"]) == "retry")
         #expect(Suggestions.closest(to: "", among: ["a"]) == nil)
+        // A unique prefix beats a closer edit: "stat" is short for "status", not a typo of "start".
+        #expect(Suggestions.closest(to: "stat", among: ["start", "stop", "status"]) == "status")
     }
 }
 
