@@ -73,11 +73,19 @@ struct CommandContext {
         return try EmbeddedCluster(configuration)
     }
 
-    /// The URL to connect to: the given one, or the embedded cluster's.
-    func connectionURL(database name: String = CommandContext.embeddedDatabaseName) throws -> String {
+    /// The URL to connect to: the given one, or the embedded cluster's. With
+    /// `startingEmbedded`, an embedded cluster is started first if it is not running
+    /// (`migrate` and `serve` want that; `db url` does not).
+    func connectionURL(
+        database name: String = CommandContext.embeddedDatabaseName, startingEmbedded: Bool = false
+    ) throws -> String {
         switch database {
-        case .url(let url, _): return url
-        case .embedded(let dataDirectory): return try Self.embeddedCluster(dataDirectory: dataDirectory).url(database: name)
+        case .url(let url, _):
+            return url
+        case .embedded(let dataDirectory):
+            let cluster = try Self.embeddedCluster(dataDirectory: dataDirectory)
+            if startingEmbedded { try cluster.start() }
+            return cluster.url(database: name)
         }
     }
 
