@@ -90,7 +90,7 @@ import Testing
             ["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "k.pem", "-out", "r.pem", "-subj", "/CN=weak.example.test"],
             in: scratch.url)
         #expect(result.status == 0, "\(result.combined)")
-        let csr = try CertificateSigningRequest(pem: String(contentsOf: scratch.url.appendingPathComponent("r.pem"), encoding: .utf8))
+        let csr = try CertificateSigningRequest(pem: readText(scratch.url.appendingPathComponent("r.pem").path))
         #expect(csr.publicKeyAlgorithm == .rsa(bits: 1024))
         let error = try #require(throws: PKIError.self) { try pki.intermediate.issue(for: csr, profile: .tlsServer()) }
         #expect(error.kind == .policyViolation)
@@ -165,5 +165,11 @@ import Testing
             try CertificateIssuer.selfSignedRoot(key: key, subject: DistinguishedName(commonName: "r"), profile: .tlsServer())
         }
         #expect(leafProfileRoot.kind == .invalidArgument)
+        var noCertSign = IssuanceProfile.rootCA()
+        noCertSign.keyUsage = [.digitalSignature, .cRLSign]
+        let badRoot = try #require(throws: PKIError.self) {
+            try CertificateIssuer.selfSignedRoot(key: key, subject: DistinguishedName(commonName: "r"), profile: noCertSign)
+        }
+        #expect(badRoot.message.contains("keyCertSign"))
     }
 }

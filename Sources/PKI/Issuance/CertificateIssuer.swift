@@ -55,6 +55,7 @@ public final class CertificateIssuer: @unchecked Sendable {
             throw PKIError(.invalidArgument, operation: operation, message: "a root certificate needs a subject name")
         }
         let window = try ValidityWindow(profile: profile, now: now, operation: operation)
+        try IssuancePolicy.checkRoot(key: key.algorithm, profile: profile, operation: operation)
         let subjectName = try subject.makeX509Name(operation)
         defer { X509_NAME_free(subjectName) }
         let certificate = try build(

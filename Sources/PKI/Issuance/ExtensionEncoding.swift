@@ -12,10 +12,13 @@ enum ExtensionEncoding {
         defer { BASIC_CONSTRAINTS_free(constraints) }
         constraints.pointee.ca = isCA ? 0xff : 0
         if isCA, let pathLength {
-            guard let integer = ASN1_INTEGER_new(), ASN1_INTEGER_set(integer, pathLength) == 1 else {
+            guard let integer = ASN1_INTEGER_new() else {
+                throw PKIError.openSSL(.internalFailure, operation, "out of memory")
+            }
+            constraints.pointee.pathlen = integer // freed with the constraints
+            guard ASN1_INTEGER_set(integer, pathLength) == 1 else {
                 throw PKIError.openSSL(.internalFailure, operation, "cannot encode the path length")
             }
-            constraints.pointee.pathlen = integer
         }
         return try make(NID_basic_constraints, critical: true, UnsafeMutableRawPointer(constraints), operation)
     }
@@ -98,10 +101,11 @@ enum ExtensionEncoding {
                 ACCESS_DESCRIPTION_free(description)
                 throw PKIError.openSSL(.internalFailure, operation, "out of memory")
             }
+            let location = try SubjectAlternativeName.uri(url).makeGeneralName(operation)
+            GENERAL_NAME_free(description.pointee.location)
+            description.pointee.location = location
             ASN1_OBJECT_free(description.pointee.method)
             description.pointee.method = OBJ_nid2obj(method)
-            GENERAL_NAME_free(description.pointee.location)
-            description.pointee.location = try SubjectAlternativeName.uri(url).makeGeneralName(operation)
         }
         return try make(NID_info_access, critical: false, UnsafeMutableRawPointer(access), operation)
     }

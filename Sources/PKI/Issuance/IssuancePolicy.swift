@@ -69,6 +69,21 @@ enum IssuancePolicy {
         return sans
     }
 
+    /// The checks that apply to a self-signed root: key strength, URLs, policy OIDs, key usage.
+    static func checkRoot(key: KeyAlgorithm, profile: IssuanceProfile, operation: String) throws {
+        func violation(_ message: String) -> PKIError {
+            PKIError(.policyViolation, operation: operation, message: message)
+        }
+        try checkKey(key, violation)
+        try checkURLsAndPolicies(profile, operation)
+        if let usage = profile.keyUsage {
+            try checkKeyUsage(usage, subjectKey: key, profile: profile, violation)
+        }
+        if case .certificateAuthority(let pathLength?) = profile.role, pathLength < 0 {
+            throw violation("pathLenConstraint cannot be negative")
+        }
+    }
+
     private static func checkKey(_ key: KeyAlgorithm, _ violation: (String) -> PKIError) throws {
         if case .rsa(let bits) = key, bits < KeyAlgorithm.minimumRSABits || bits % 8 != 0 {
             throw violation("RSA keys must have at least \(KeyAlgorithm.minimumRSABits) bits and a size divisible by 8 (this one has \(bits))")

@@ -33,7 +33,7 @@ public final class CertificateRevocationList: @unchecked Sendable, CustomStringC
 
     /// Parses a DER CRL. The signature is not checked here: call ``verify(issuer:)``.
     public convenience init(der: Data) throws {
-        let crl = try decodeDER(der, "parse CRL", what: "CRL") { cursor, length in
+        let crl = try decodeDER(der, "parse CRL", what: "CRL", free: X509_CRL_free) { cursor, length in
             d2i_X509_CRL(nil, cursor, length)
         }
         self.init(taking: crl, der: der)
