@@ -1,6 +1,8 @@
 import CertbusArguments
+import CertbusDatabase
 import EmbeddedPostgres
 import Foundation
+import Postgres
 
 /// What every database command shares: the `--database-url` and `--json`
 /// options, and the rule that decides which database certbus talks to.
@@ -20,7 +22,7 @@ struct CommandContext {
     static let options: [any OptionDeclaration] = [databaseURL, json]
 
     /// The database name used in the embedded cluster's URL.
-    static let embeddedDatabaseName = "postgres"
+    static let embeddedDatabaseName = DatabaseTarget.embeddedDatabaseName
 
     /// Where the database is.
     enum Database: Equatable {
@@ -98,6 +100,33 @@ struct CommandContext {
         }
     }
 
+    /// The database target for this invocation (shared by every connection the command opens).
+    func target() throws -> DatabaseTarget {
+        switch database {
+        case .url(let url, _):
+            return try OpenTargets.shared.target(url: url, dataDirectory: nil)
+        case .embedded(let dataDirectory):
+            return try OpenTargets.shared.target(url: nil, dataDirectory: dataDirectory)
+        }
+    }
+
+    /// How to connect, with the embedded cluster started (and its `certbus`
+    /// database created) if needed. A cluster started by this process is
+    /// stopped when the process exits; one started by `certbus db start` keeps running.
+    func configuration(applicationName: String = "certbus-cli") throws -> ConnectionConfiguration {
+        try target().prepare(applicationName: applicationName)
+    }
+
+    /// Opens a connection for this command (see `configuration(applicationName:)`).
+    func connect(applicationName: String = "certbus-cli") throws -> Connection {
+        try Connection(configuration: configuration(applicationName: applicationName))
+    }
+
+    /// A pool for long-running commands (see `configuration(applicationName:)`).
+    func pool(applicationName: String, maximumConnections: Int = 10) throws -> ConnectionPool {
+        ConnectionPool(configuration: try configuration(applicationName: applicationName), maximumConnections: maximumConnections)
+    }
+
     /// `url` with any password replaced by `***`, for messages and logs.
     static func redacted(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
@@ -107,5 +136,42 @@ struct CommandContext {
             let colon = rest[..<at].firstIndex(of: ":")
         else { return url }
         return String(url[..<rest.index(after: colon)]) + "***" + String(rest[at...])
+    }
+}
+
+/// The database targets this process opened, so that embedded clusters it
+/// started are stopped when it exits.
+final class OpenTargets: @unchecked Sendable {
+    static let shared = OpenTargets()
+    private let lock = NSLock()
+    private var targets: [String: DatabaseTarget] = [:]
+    private var registeredExitHook = false
+
+    func target(url: String?, dataDirectory: String?) throws -> DatabaseTarget {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = url ?? ("embedded:" + (dataDirectory ?? ""))
+        if let existing = targets[key] { return existing }
+        let target: DatabaseTarget
+        if let url {
+            target = try DatabaseTarget.resolve(databaseURL: url)
+        } else {
+            let home = ((dataDirectory ?? ".certbus/postgres") as NSString).deletingLastPathComponent
+            target = try DatabaseTarget.resolve(databaseURL: nil, environment: ["CERTBUS_HOME": home])
+        }
+        targets[key] = target
+        if !registeredExitHook {
+            registeredExitHook = true
+            atexit { OpenTargets.shared.shutdownAll() }
+        }
+        return target
+    }
+
+    /// Stops embedded clusters this process started.
+    func shutdownAll() {
+        lock.lock()
+        let all = Array(targets.values)
+        lock.unlock()
+        for target in all { target.shutdown() }
     }
 }

@@ -6,6 +6,7 @@ extension CommandTree {
     static let groups: [Command] = [
         VersionCommand.command,
         DatabaseCommands.command,
+        MigrateCommand.command,
     ]
 }
 
