@@ -8,9 +8,13 @@ import Foundation
 /// identifiers there (a `PebbleChallengeTestServer`) instead of the system resolver.
 final class PebbleProcess: @unchecked Sendable {
     static let executable = "/usr/bin/pebble"
+    /// A domain pebble refuses to issue for, with its subdomains (`rejectedIdentifier`). One
+    /// label only: pebble 2.4 panics comparing names with fewer labels than a blocked domain.
+    static let blockedDomain = "invalid"
 
     let tls: PebbleTLSFiles
     private let process: Process
+    private let output: PebbleProcessSupport.OutputBuffer
     /// The ACME API port.
     let port: Int
     /// The management port (roots, intermediates).
@@ -34,12 +38,13 @@ final class PebbleProcess: @unchecked Sendable {
               "httpPort": \(httpPort),
               "tlsPort": \(tlsPort),
               "ocspResponderURL": "",
-              "externalAccountBindingRequired": false
+              "externalAccountBindingRequired": false,
+              "domainBlocklist": ["\(Self.blockedDomain)"]
             }}
             """, to: "pebble-config.json")
         var arguments = ["-config", config, "-strict=false"]
         if let dnsServer { arguments += ["-dnsserver", dnsServer] }
-        process = try PebbleProcessSupport.start(
+        (process, output) = try PebbleProcessSupport.start(
             executable: Self.executable, arguments: arguments,
             environment: [
                 "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "\(nonceRejectPercent)", "PEBBLE_AUTHZREUSE": "0",
@@ -54,6 +59,9 @@ final class PebbleProcess: @unchecked Sendable {
 
     /// The URL of pebble's management resource `path` (e.g. `roots/0`).
     func managementURL(_ path: String) -> URL { URL(string: "https://127.0.0.1:\(managementPort)/\(path)")! }
+
+    /// What pebble printed so far (the last 64 KiB), for diagnosing failures.
+    var log: String { output.text }
 
     /// Stops pebble now (for "CA down" tests).
     func kill() { PebbleProcessSupport.kill(process) }
@@ -71,7 +79,7 @@ final class PebbleChallengeTestServer: @unchecked Sendable {
     init() throws {
         dnsPort = try PebbleProcessSupport.freeLoopbackPort()
         let managementPort = try PebbleProcessSupport.freeLoopbackPort()
-        process = try PebbleProcessSupport.start(
+        (process, _) = try PebbleProcessSupport.start(
             executable: Self.executable,
             arguments: [
                 "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",

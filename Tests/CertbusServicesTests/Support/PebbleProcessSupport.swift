@@ -51,7 +51,7 @@ enum PebbleProcessSupport {
     static func start(
         executable: String, arguments: [String], environment: [String: String] = [:], readyLine: String,
         ports: [Int], installHint: String
-    ) throws -> Process {
+    ) throws -> (Process, OutputBuffer) {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw StartFailure(description: "\(executable) is not installed: run `\(installHint)` (scripts/bootstrap does it in CI)")
         }
@@ -87,7 +87,7 @@ enum PebbleProcessSupport {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
-        return process
+        return (process, seen)
     }
 
     /// SIGKILL and wait: processes spawned from test threads inherit a signal mask that blocks
@@ -103,11 +103,12 @@ enum PebbleProcessSupport {
         private var data = Data()
         private var found = false
 
-        /// Appends and returns true the first time `line` appears.
+        /// Appends (keeping the last 64 KiB) and returns true the first time `line` appears.
         func append(_ chunk: Data, lookingFor line: String) -> Bool {
             lock.withLock {
-                guard !found else { return false }
                 data.append(chunk)
+                if data.count > 1 << 16 { data.removeFirst(data.count - (1 << 16)) }
+                guard !found else { return false }
                 if String(decoding: data, as: UTF8.self).contains(line) {
                     found = true
                     return true

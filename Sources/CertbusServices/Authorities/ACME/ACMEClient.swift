@@ -25,6 +25,7 @@ public final class ACMEClient: @unchecked Sendable {
     private let lock = NSLock()
     private var cachedDirectory: ACMEDirectory?
     private var cachedAccount: ACMEAccount?
+    private var badNonceRetries = 0
 
     /// A client for `configuration.directoryURL` acting for `accountKey`. Pass `accountURL`
     /// when the account is known (saves the newAccount round trip). Throws
@@ -46,6 +47,9 @@ public final class ACMEClient: @unchecked Sendable {
             cachedAccount = ACMEAccount(url: accountURL, status: .valid, contact: configuration.contact, created: false)
         }
     }
+
+    /// How many requests were sent again after a `badNonce` refusal (diagnostics).
+    public var badNonceRetryCount: Int { lock.withLock { badNonceRetries } }
 
     /// The account, when this client has created or been told it.
     public var knownAccount: ACMEAccount? { lock.withLock { cachedAccount } }
@@ -122,6 +126,7 @@ public final class ACMEClient: @unchecked Sendable {
             let error = Self.refusal(response, operation: operation)
             if attempt == 1, error.problem?.is("badNonce") == true {
                 attempt += 1
+                lock.withLock { badNonceRetries += 1 }
                 continue
             }
             throw error
