@@ -45,8 +45,12 @@ public struct ACMEClientConfiguration: Sendable, Equatable {
         guard trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
             throw refuse("contains spaces or non-ASCII characters")
         }
-        guard let components = URLComponents(string: trimmed), let url = components.url, let scheme = components.scheme
-        else { throw refuse("is not a URL") }
+        guard let components = URLComponents(string: trimmed), let url = components.url else {
+            throw refuse("is not a URL")
+        }
+        guard let scheme = components.scheme else {
+            throw refuse("is not an absolute URL (expected https://host/path)")
+        }
         guard scheme.lowercased() == "https" else {
             throw refuse("must use https (RFC 8555 §6.1), not \(scheme)")
         }
