@@ -64,6 +64,19 @@ import Testing
         #expect(try await fixture.verifyWithOpenSSL(issued).contains(": OK"))
     }
 
+    @Test func issuesForAnIPAddressIdentifier() async throws {
+        let fixture = try ACMETestFixture()
+        let client = try fixture.client()
+        let key = try PrivateKey.generate(.ecdsaP256)
+        let csr = try CertificateSigningRequest.create(
+            key: key, subject: DistinguishedName(), subjectAlternativeNames: [.ipAddress(IPAddress("127.0.0.1")!)])
+
+        let issued = try await client.issue(csr: csr, responder: fixture.responder)
+
+        #expect(issued.leaf.subjectAlternativeNames == [.ipAddress(IPAddress("127.0.0.1")!)])
+        #expect(try await fixture.verifyWithOpenSSL(issued).contains(": OK"))
+    }
+
     @Test func resumesAPlacedOrderInsteadOfPlacingANewOne() async throws {
         let fixture = try ACMETestFixture()
         let client = try fixture.client()
