@@ -3,7 +3,22 @@ import PKI
 
 /// The status of an ACME account, order, authorization or challenge (RFC 8555 §7.1.6).
 public enum ACMEStatus: String, Sendable, Equatable, Codable {
-    case pending, ready, processing, valid, invalid, deactivated, expired, revoked
+    /// Waiting for the client (authorizations to satisfy, a challenge to start).
+    case pending
+    /// An order whose authorizations are all valid: it can be finalized.
+    case ready
+    /// The CA is working (validating a challenge, issuing a finalized order).
+    case processing
+    /// Done: the account is usable, the identifier validated, the certificate issued.
+    case valid
+    /// Failed for good (validation failed, order abandoned).
+    case invalid
+    /// Deactivated by the client.
+    case deactivated
+    /// Passed its expiry.
+    case expired
+    /// Revoked by the CA or the client.
+    case revoked
 }
 
 /// An identifier in an order or authorization: a DNS name (`dns`) or an IP address (`ip`, RFC 8738).
