@@ -45,6 +45,6 @@ import Testing
             #expect(why.contains("\(code) is not an RFC 5280 revocation reason code"))
         }
         // Nothing was revoked: a valid revocation still succeeds.
-        try await client.revoke(issued.leaf, reasonCode: 4)  // superseded
+        try await client.revoke(issued.leaf, reason: .superseded)
     }
 }

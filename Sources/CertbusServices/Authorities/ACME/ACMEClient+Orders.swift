@@ -58,6 +58,12 @@ extension ACMEClient {
         }
     }
 
+    /// Revokes `certificate` (RFC 8555 §7.6), signed with the account key, with `reason` (nil
+    /// sends none). A certificate revoked before gives the CA's problem (`alreadyRevoked`).
+    public func revoke(_ certificate: PKI.Certificate, reason: RevocationReason?) async throws(ACMEError) {
+        try await revoke(certificate, reasonCode: reason?.rawValue)
+    }
+
     /// Revokes `certificate` (RFC 8555 §7.6), signed with the account key, with an RFC 5280
     /// CRLReason code (0–10 except 7; nil sends none, which CAs read as unspecified). A
     /// certificate revoked before gives the CA's problem (`alreadyRevoked`).
