@@ -11,6 +11,12 @@ public struct RescueSummary: Sendable, Equatable {
     /// Jobs an operator had asked to cancel, ended CANCELLED.
     public var cancelled = 0
 
+    public init(requeued: Int = 0, failed: Int = 0, cancelled: Int = 0) {
+        self.requeued = requeued
+        self.failed = failed
+        self.cancelled = cancelled
+    }
+
     /// All jobs taken back.
     public var total: Int { requeued + failed + cancelled }
 }
