@@ -26,6 +26,9 @@
 /// OPENSSL_free is a macro (it passes __FILE__/__LINE__).
 static inline void certbus_OPENSSL_free(void *p) { OPENSSL_free(p); }
 
+/// OPENSSL_malloc is a macro (it passes __FILE__/__LINE__).
+static inline void *certbus_OPENSSL_malloc(size_t n) { return OPENSSL_malloc(n); }
+
 /// BIO_get_mem_data is a macro over BIO_ctrl.
 static inline long certbus_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 
