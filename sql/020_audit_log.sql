@@ -166,18 +166,19 @@ COMMENT ON FUNCTION certbus.audit_log_before_update() IS
 CREATE FUNCTION certbus.audit_log_reject_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'the audit log is append-only: DELETE of row % is not allowed', OLD.id
+  IF TG_LEVEL = 'ROW' THEN
+    RAISE EXCEPTION 'the audit log is append-only: % of %.% row % is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, OLD.id
       USING ERRCODE = 'restrict_violation',
             HINT = 'Old partitions are archived and dropped by the owner after a signed checkpoint covers them (docs/audit.md).';
   END IF;
-  RAISE EXCEPTION 'the audit log is append-only: % of % is not allowed', TG_OP, TG_TABLE_NAME
+  RAISE EXCEPTION 'the audit log is append-only: % of %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
     USING ERRCODE = 'restrict_violation',
           HINT = 'Old partitions are archived and dropped by the owner after a signed checkpoint covers them (docs/audit.md).';
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_log_reject_change() IS
-  'Trigger: rejects DELETE and TRUNCATE on the audit log (and on each of its partitions) with a clear message.';
+  'Trigger: rejects DELETE and TRUNCATE on the audit log and each of its partitions (and UPDATE of checkpoints) '
+  'with a clear message.';
 
 CREATE FUNCTION certbus.audit_log_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
