@@ -35,9 +35,23 @@ enum AuditFixture {
         try AuditSigningKey(privateKey: PrivateKey.generate(.ed25519))
     }
 
-    /// Seals everything available with small batches.
-    static func sealAll(on c: Connection, batchSize: Int = 7) throws -> Int {
-        try AuditSealer(batchSize: batchSize).sealAvailable(on: c)
+    /// Seals until no committed row is left unsealed, with small batches, and returns how many it sealed.
+    /// Loops because the watermark is cluster-wide: transactions of tests running in parallel on the
+    /// shared test cluster (other databases) hold sealing back for a moment.
+    @discardableResult
+    static func sealAll(on c: Connection, batchSize: Int = 7, seconds: Double = 60) throws -> Int {
+        let sealer = AuditSealer(batchSize: batchSize)
+        let deadline = Date().addingTimeInterval(seconds)
+        var total = try sealer.sealAvailable(on: c)
+        while try AuditSealer.unsealedCount(on: c) > 0 {
+            guard Date() < deadline else {
+                Issue.record("rows still unsealed after \(seconds) s")
+                return total
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+            total += try sealer.sealAvailable(on: c)
+        }
+        return total
     }
 
     static func count(_ sql: String, on c: Connection, _ parameters: [any PostgresEncodable] = []) throws -> Int64 {

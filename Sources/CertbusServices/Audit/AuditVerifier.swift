@@ -23,10 +23,13 @@ public struct AuditVerifier: Sendable {
     }
 
     /// Verifies the whole chain and returns a report (`report.valid`, `report.problem`).
-    /// Throws only when the database cannot be read.
+    /// Throws only when the database cannot be read. Opens its own REPEATABLE READ, READ ONLY
+    /// transaction, or runs inside the caller's open transaction.
     public func verify(on connection: Connection) throws -> AuditVerificationReport {
-        try connection.withTransaction(isolation: .repeatableRead) { tx in
-            try tx.execute("SET TRANSACTION READ ONLY")
+        let alreadyOpen = connection.isInTransaction
+        return try connection.withTransaction(isolation: .repeatableRead) { tx in
+            // Inside a caller's transaction this runs in a savepoint and sees what the caller sees.
+            if !alreadyOpen { try tx.execute("SET TRANSACTION READ ONLY") }
             var report = AuditVerificationReport()
             report.problem = try run(tx, &report)
             report.unsealedRows = try AuditSealer.unsealedCount(on: tx)
