@@ -91,8 +91,10 @@ COMMENT ON COLUMN certbus.audit_log.chain_position IS 'Position in the hash chai
 COMMENT ON COLUMN certbus.audit_log.chain_hash IS 'SHA-256(previous chain_hash || canonical encoding of this row), set once by the audit sealer; NULL until sealed.';
 
 -- Indexes: each is created on the partitioned table and so exists on every partition.
-CREATE INDEX audit_log_entity ON certbus.audit_log (entity_type, entity_id, id);
-COMMENT ON INDEX certbus.audit_log_entity IS 'audit list --entity-type/--entity-id, newest first.';
+CREATE INDEX audit_log_entity ON certbus.audit_log (entity_id, id);
+COMMENT ON INDEX certbus.audit_log_entity IS 'audit list --entity-id (with or without --entity-type), newest first.';
+CREATE INDEX audit_log_entity_type ON certbus.audit_log (entity_type, id);
+COMMENT ON INDEX certbus.audit_log_entity_type IS 'audit list --entity-type, newest first.';
 CREATE INDEX audit_log_action ON certbus.audit_log (action, id);
 COMMENT ON INDEX certbus.audit_log_action IS 'audit list --action, newest first.';
 CREATE INDEX audit_log_actor ON certbus.audit_log (actor_id, id);

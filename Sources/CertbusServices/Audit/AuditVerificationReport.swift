@@ -46,9 +46,11 @@ public struct AuditProblem: Error, Sendable, Equatable, Codable, CustomStringCon
 /// The result of verifying the audit chain.
 public struct AuditVerificationReport: Sendable, Equatable, Codable {
     /// True when no problem was found.
-    public var valid: Bool { problem == nil }
+    public var valid: Bool = true
     /// The first problem found (verification stops there), nil when valid.
-    public var problem: AuditProblem?
+    public var problem: AuditProblem? {
+        didSet { valid = problem == nil }
+    }
     /// Rows whose chain hash was recomputed and matched.
     public var rowsVerified: Int64 = 0
     /// First and last chain positions verified.
