@@ -7,6 +7,8 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        AuditCommands.command,
+        AuditBenchCommand.group,
     ]
 }
 
