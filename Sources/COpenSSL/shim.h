@@ -54,6 +54,11 @@ static inline int certbus_sk_ACCESS_DESCRIPTION_push(AUTHORITY_INFO_ACCESS *sk, 
 static inline int certbus_sk_ACCESS_DESCRIPTION_num(const AUTHORITY_INFO_ACCESS *sk) { return sk_ACCESS_DESCRIPTION_num(sk); }
 static inline ACCESS_DESCRIPTION *certbus_sk_ACCESS_DESCRIPTION_value(const AUTHORITY_INFO_ACCESS *sk, int i) { return sk_ACCESS_DESCRIPTION_value(sk, i); }
 
+static inline CERTIFICATEPOLICIES *certbus_sk_POLICYINFO_new_null(void) { return sk_POLICYINFO_new_null(); }
+static inline int certbus_sk_POLICYINFO_push(CERTIFICATEPOLICIES *sk, POLICYINFO *v) { return sk_POLICYINFO_push(sk, v); }
+static inline int certbus_sk_POLICYINFO_num(const CERTIFICATEPOLICIES *sk) { return sk_POLICYINFO_num(sk); }
+static inline POLICYINFO *certbus_sk_POLICYINFO_value(const CERTIFICATEPOLICIES *sk, int i) { return sk_POLICYINFO_value(sk, i); }
+
 static inline int certbus_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
 static inline X509_REVOKED *certbus_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) { return sk_X509_REVOKED_value(sk, i); }
 

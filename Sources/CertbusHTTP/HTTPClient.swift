@@ -1,12 +1,12 @@
-import Dispatch
 import Foundation
 
 /// A small HTTP/1.1 client for http:// and https:// URLs with a chosen set of trusted CAs.
 ///
 /// Every request opens its own connection (`Connection: close`), so an `HTTPClient` holds no
 /// connection state and is safe to share between threads and tasks. Redirects are not followed.
-/// `sendBlocking` blocks the calling thread; `send` runs the same work on a private dispatch
-/// queue (never on Swift's cooperative thread pool) and suspends the caller meanwhile.
+/// `sendBlocking` blocks the calling thread; `send` runs the same work on a thread of its own
+/// (never on Swift's cooperative pool, and not on a width-limited dispatch queue either, so
+/// slow servers cannot starve other requests) and suspends the caller meanwhile.
 public final class HTTPClient: Sendable {
     /// Limits and trust settings for every request of a client.
     public struct Configuration: Sendable, Equatable {
@@ -43,8 +43,6 @@ public final class HTTPClient: Sendable {
     public let configuration: Configuration
     private let tls: TLSClientContext?
     private let tlsError: String?
-    private static let queue = DispatchQueue(
-        label: "certbus.http.client", qos: .utility, attributes: .concurrent)
 
     /// Makes a client. A trust setting that cannot be loaded (missing CA bundle, no
     /// certificate in it) does not fail here: every https:// request then fails with
@@ -67,13 +65,16 @@ public final class HTTPClient: Sendable {
     }
 
     /// Sends `request` and waits for the complete response, suspending (not blocking) the
-    /// caller; the blocking I/O runs on a private dispatch queue. Any status is a response;
+    /// caller; the blocking I/O runs on a dedicated thread. Task cancellation is not observed:
+    /// the request ends by completing or by its timeouts. Any status is a response;
     /// only transport and protocol failures throw `HTTPError`.
     public func send(_ request: HTTPClientRequest) async throws(HTTPError) -> HTTPResponse {
         let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
-            Self.queue.async {
+            let thread = Thread {
                 continuation.resume(returning: Result { () throws(HTTPError) in try self.sendBlocking(request) })
             }
+            thread.name = "certbus-http-client"
+            thread.start()
         }
         return try result.get()
     }

@@ -83,6 +83,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// The bound TCP port once started (the real one when configured with port 0), else 0.
     public var port: Int { lock.withLock { boundPort } }
 
+    /// The number of connections being served right now (for tests and diagnostics).
+    var openConnectionCount: Int { lock.withLock { connections.count } }
+
     /// `http://host:port` for the running server (IPv6 hosts bracketed).
     public var baseURL: URL {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host

@@ -14,9 +14,6 @@ final class MessageReader {
         self.stream = stream
     }
 
-    /// Whether buffered, unread bytes remain.
-    var hasBufferedBytes: Bool { position < buffer.count }
-
     /// Reads more bytes into the buffer; false at end of stream.
     private func fill() throws(MessageError) -> Bool {
         if position > 0 && position == buffer.count {

@@ -81,15 +81,18 @@ struct ServerConnection {
         }
     }
 
-    /// Writes the response (or a 500 if the handler's response cannot be serialized).
+    /// Writes the response, or a plain 500 when the handler's response has an invalid status,
+    /// reason or header field.
     private func respond(_ response: HTTPResponse, method: HTTPMethod, stream: SocketStream) {
         stream.deadline = .after(configuration.writeTimeout)
-        let serialized =
-            MessageWriter.responseHead(response, method: method)
-            .map { ($0.0, $0.sendBody ? response.body : Data()) }
-            ?? (MessageWriter.responseHead(.text("internal server error\n", status: 500), method: method)
-                .map { ($0.0, Data("internal server error\n".utf8)) } ?? (Data(), Data()))
-        try? stream.write(serialized.0 + serialized.1)
+        var response = response
+        var head = MessageWriter.responseHead(response, method: method)
+        if head == nil {
+            response = .text("internal server error\n", status: 500)
+            head = MessageWriter.responseHead(response, method: method)
+        }
+        guard let (bytes, sendBody) = head else { return }
+        try? stream.write(sendBody ? bytes + response.body : bytes)
     }
 
     /// After answering without reading the whole request: stop sending, then read and discard

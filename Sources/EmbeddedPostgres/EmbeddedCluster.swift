@@ -110,11 +110,33 @@ public final class EmbeddedCluster: @unchecked Sendable {
         return pid
     }
 
-    /// True if `pid` is alive and (where `/proc` tells) a postgres process.
+    /// True if `postmaster.pid` names a live (non-zombie) postgres process.
+    static func hasLivePostmaster(_ dataDirectory: String) -> Bool {
+        guard let pid = postmasterPID(in: dataDirectory) else { return false }
+        return isLivePostgres(pid)
+    }
+
+    /// Waits (until `deadline`) while `postmaster.pid` names a process that
+    /// exists but is not a live postgres, i.e. a killed postmaster not yet reaped.
+    static func waitForUnreapedPostmaster(_ dataDirectory: String, until deadline: Date) {
+        guard let pid = postmasterPID(in: dataDirectory) else { return }
+        while kill(pid, 0) == 0 && !isLivePostgres(pid) && Date() < deadline {
+            usleep(50_000)
+        }
+    }
+
+    /// True if `pid` is alive, not a zombie, and (where `/proc` tells) a postgres process.
     static func isLivePostgres(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return true }
-        return comm.contains("postgres") || comm.contains("postmaster")
+        // /proc/<pid>/stat: "<pid> (<comm>) <state> ..."; a killed server whose
+        // parent does not reap it stays a zombie ("Z") that kill(pid, 0) still finds.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return true }
+        let name = stat[stat.index(after: open)..<close]
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
+        guard state != "Z", state != "X" else { return false }
+        return name.contains("postgres") || name.contains("postmaster")
     }
 
     // MARK: - Start and stop
@@ -259,6 +281,7 @@ public final class EmbeddedCluster: @unchecked Sendable {
     /// `pg_ctl start -w`, retried while a killed server's children still hold its shared memory.
     private func startServer(_ binaries: PostgresBinaries, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        Self.waitForUnreapedPostmaster(dataDirectory, until: deadline)
         while true {
             let remaining = max(1, deadline.timeIntervalSinceNow)
             let command = [
@@ -266,10 +289,14 @@ public final class EmbeddedCluster: @unchecked Sendable {
             ]
             let result = try runAsServiceAccount(command)
             if result.succeeded { return }
-            let log = logTail()
-            let leftoverChildren =
+            let log = logTail(lines: 5)
+            // A killed server's children may still hold its shared memory, and a
+            // killed postmaster stays a zombie (which PostgreSQL takes for alive)
+            // until its parent reaps it: both pass, so wait for them.
+            let leftovers =
                 log.contains("pre-existing shared memory block") || log.contains("is still in use")
-            if leftoverChildren && Date() < deadline {
+                || (log.contains("lock file \"postmaster.pid\" already exists") && !Self.hasLivePostmaster(dataDirectory))
+            if leftovers && Date() < deadline {
                 usleep(250_000)
                 continue
             }

@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The outcome of running a program to completion.
 struct ProgramResult: Sendable {
     /// The exit status (or 128 + signal number if it was killed by a signal).
@@ -12,47 +18,127 @@ struct ProgramResult: Sendable {
 
 /// Runs external programs (initdb, pg_ctl, useradd) and captures their output.
 ///
+/// Uses `posix_spawn` and `waitpid` directly rather than Foundation's
+/// `Process`, whose exit monitoring depends on a run loop and was seen to
+/// hang when several threads spawn at once. The output pipe is close-on-exec
+/// in this process, so concurrently spawned programs (and the servers they
+/// leave running) never inherit another call's pipe.
+///
 /// Programs run with `/` as working directory (the service account may not be
-/// able to enter the caller's), the caller's environment minus the `PG*`
-/// variables that would redirect PostgreSQL tools, and `LC_ALL=C` so messages
-/// are stable English text.
+/// able to enter the caller's), default signal dispositions (a caller that
+/// ignores SIGINT/SIGTERM does not pass that on to the server), the caller's
+/// environment minus the `PG*` variables that would redirect PostgreSQL tools,
+/// and `LC_ALL=C` so messages are stable English text.
 enum ProgramRunner {
+    /// Serialises pipe creation and spawning, so that no program spawned here
+    /// inherits a pipe created for another (`pipe2(O_CLOEXEC)` is not exported to Swift).
+    private static let spawnLock = NSLock()
+
     /// Runs `arguments[0]` (an absolute path) with the remaining arguments and waits for it.
     static func run(_ arguments: [String]) throws -> ProgramResult {
         precondition(!arguments.isEmpty, "ProgramRunner.run needs a program")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        process.environment = childEnvironment()
-        // Output goes to a temporary file, not a pipe: `pg_ctl start` leaves a
-        // long-lived server behind, and any inherited pipe descriptor would keep
-        // a pipe reader waiting for end-of-file forever.
-        let outputPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("certbus-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).log").path
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-            let output = FileHandle(forWritingAtPath: outputPath)
-        else {
-            throw EmbeddedClusterError(what: "could not create a temporary file for the output of \(arguments[0])", command: arguments)
+        // Start in "/" without posix_spawn_file_actions_addchdir_np (not exported to Swift).
+        let program = ["/bin/sh", "-c", "cd / && exec \"$@\"", "certbus-spawn"] + arguments
+        spawnLock.lock()
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            spawnLock.unlock()
+            throw EmbeddedClusterError(what: "could not create a pipe: \(String(cString: strerror(errno)))")
         }
-        defer {
-            try? output.close()
-            try? FileManager.default.removeItem(atPath: outputPath)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        defer { close(readEnd) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] {
+            sigaddset(&defaults, signal)
         }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let environment = childEnvironment().map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let spawnStatus = withCStrings(program) { argv in
+            withCStrings(environment) { envp in
+                posix_spawn(&pid, program[0], &actions, &attributes, argv, envp)
+            }
+        }
+        close(writeEnd)
+        spawnLock.unlock()
+        guard spawnStatus == 0 else {
             throw EmbeddedClusterError(
-                what: "could not run \(arguments[0]): \(error.localizedDescription)", command: arguments)
+                what: "could not run \(arguments[0]): \(String(cString: strerror(spawnStatus)))", command: arguments)
         }
-        process.waitUntilExit()
-        let data = FileManager.default.contents(atPath: outputPath) ?? Data()
-        let status =
-            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return ProgramResult(status: status, output: String(decoding: data, as: UTF8.self))
+
+        let output = readUntilExit(readEnd, pid: pid)
+        return ProgramResult(status: output.status, output: String(decoding: output.bytes, as: UTF8.self))
+    }
+
+    /// Reads the pipe until EOF, or until the child has exited and the pipe is
+    /// drained (a grandchild that kept the pipe open must not hang us), then reaps the child.
+    private static func readUntilExit(_ fd: Int32, pid: pid_t) -> (bytes: [UInt8], status: Int32) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var exitStatus: Int32? = nil
+        while true {
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pollFD, 1, exitStatus == nil ? 100 : 0)
+            if ready > 0 {
+                let count = read(fd, &buffer, buffer.count)
+                if count > 0 {
+                    bytes.append(contentsOf: buffer[0..<count])
+                    continue
+                }
+                if count == 0 { break }  // EOF
+                if errno == EINTR || errno == EAGAIN { continue }
+                break
+            }
+            if ready < 0 && errno == EINTR { continue }
+            if exitStatus != nil { break }  // exited and nothing left to read
+            exitStatus = reap(pid, block: false)
+        }
+        return (bytes, exitStatus ?? reap(pid, block: true)!)
+    }
+
+    /// `waitpid` for `pid`; nil if it has not exited and `block` is false.
+    private static func reap(_ pid: pid_t, block: Bool) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, block ? 0 : WNOHANG)
+            if result == 0 { return nil }
+            if result < 0 {
+                if errno == EINTR { continue }
+                return 255
+            }
+            break
+        }
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
+    }
+
+    /// Calls `body` with a NULL-terminated C array of the strings.
+    private static func withCStrings<R>(
+        _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
+    ) -> R {
+        let pointers = strings.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// The environment for child programs.

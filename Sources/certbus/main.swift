@@ -1,1 +1,13 @@
-print("certbus")
+import CertbusArguments
+
+extension CommandTree {
+    /// The command groups under `certbus`, in the order `certbus --help` lists them.
+    /// Adding a group is one line here.
+    static let groups: [Command] = [
+        VersionCommand.command,
+        DatabaseCommands.command,
+        MigrateCommand.command,
+    ]
+}
+
+await CommandRunner(CommandTree.root).main()

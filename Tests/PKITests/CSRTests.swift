@@ -47,7 +47,7 @@ import Testing
             "-subj", "/C=US/O=Acme/CN=api.acme.test", "-addext", "subjectAltName=DNS:api.acme.test,IP:10.1.2.3",
         ])
         #expect(result.status == 0, "\(result.combined)")
-        let csr = try CertificateSigningRequest(pem: String(contentsOfFile: reqPath, encoding: .utf8))
+        let csr = try CertificateSigningRequest(pem: readText(reqPath))
         #expect(csr.subject.description == "CN=api.acme.test,O=Acme,C=US")
         #expect(csr.subjectAlternativeNames == [.dnsName("api.acme.test"), .ipAddress(IPAddress("10.1.2.3")!)])
         #expect(csr.publicKeyAlgorithm == .rsa(bits: 2048))

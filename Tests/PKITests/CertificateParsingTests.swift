@@ -36,8 +36,8 @@ import Testing
                 """, to: "ext.cnf")
             try run(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "0x0123456789abcdef",
                      "-days", "10", "-extfile", "ext.cnf", "-out", "leaf.pem"])
-            caPEM = try String(contentsOf: dir.url.appendingPathComponent("ca.pem"), encoding: .utf8)
-            leafPEM = try String(contentsOf: dir.url.appendingPathComponent("leaf.pem"), encoding: .utf8)
+            caPEM = try readText(dir.url.appendingPathComponent("ca.pem").path)
+            leafPEM = try readText(dir.url.appendingPathComponent("leaf.pem").path)
         }
     }
 

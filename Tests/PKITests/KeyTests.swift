@@ -91,13 +91,13 @@ import Testing
         let scratch = try ScratchDirectory()
         let ecPath = scratch.path("ec.pem")
         try OpenSSLTool.run(["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", ecPath])
-        let ecText = try String(contentsOfFile: ecPath, encoding: .utf8)
+        let ecText = try readText(ecPath)
         #expect(ecText.contains("BEGIN EC PRIVATE KEY"))
         #expect(try PrivateKey(pem: ecText).algorithm == .ecdsaP384)
 
         let rsaPath = scratch.path("rsa.pem")
         try OpenSSLTool.run(["genrsa", "-traditional", "-out", rsaPath, "2048"])
-        let rsaText = try String(contentsOfFile: rsaPath, encoding: .utf8)
+        let rsaText = try readText(rsaPath)
         #expect(rsaText.contains("BEGIN RSA PRIVATE KEY"))
         #expect(try PrivateKey(pem: rsaText).algorithm == .rsa(bits: 2048))
     }
@@ -157,7 +157,7 @@ import Testing
         let scratch = try ScratchDirectory()
         let path = scratch.path("ed448.pem")
         try OpenSSLTool.run(["genpkey", "-algorithm", "ED448", "-out", path])
-        let error = try #require(throws: PKIError.self) { try PrivateKey(pem: String(contentsOfFile: path, encoding: .utf8)) }
+        let error = try #require(throws: PKIError.self) { try PrivateKey(pem: readText(path)) }
         #expect(error.kind == .unsupported)
         #expect(error.message.contains("ED448"))
     }

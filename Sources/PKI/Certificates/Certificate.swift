@@ -34,7 +34,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// Parses one DER certificate.
     public convenience init(der: Data) throws {
-        let x509 = try decodeDER(der, "parse certificate", what: "certificate") { cursor, length in
+        let x509 = try decodeDER(der, "parse certificate", what: "certificate", free: X509_free) { cursor, length in
             d2i_X509(nil, cursor, length)
         }
         self.init(taking: x509, der: der)

@@ -38,7 +38,7 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
     /// Parses a DER request. The signature is not checked here: call ``verifySignature()``.
     public convenience init(der: Data) throws {
         let operation = "parse certificate signing request"
-        let request = try decodeDER(der, operation, what: "certificate signing request") { cursor, length in
+        let request = try decodeDER(der, operation, what: "certificate signing request", free: X509_REQ_free) { cursor, length in
             d2i_X509_REQ(nil, cursor, length)
         }
         try self.init(taking: request, der: der, operation: operation)

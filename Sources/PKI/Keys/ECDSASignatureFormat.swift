@@ -7,7 +7,7 @@ public enum ECDSASignatureFormat {
     /// The raw `r || s` form of a DER signature, each half left-padded to `curve`'s coordinate size.
     public static func raw(fromDER der: Data, curve: EllipticCurve) throws -> Data {
         let operation = "convert ECDSA signature to raw"
-        let signature = try decodeDER(der, operation, what: "ECDSA signature") { cursor, length in
+        let signature = try decodeDER(der, operation, what: "ECDSA signature", free: ECDSA_SIG_free) { cursor, length in
             d2i_ECDSA_SIG(nil, cursor, length)
         }
         defer { ECDSA_SIG_free(signature) }

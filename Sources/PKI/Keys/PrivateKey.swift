@@ -99,15 +99,15 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         let pkey: OpaquePointer
         switch label {
         case "EC PRIVATE KEY":
-            pkey = try decodeDER(der, operation, what: "EC private key") { cursor, length in
+            pkey = try decodeDER(der, operation, what: "EC private key", free: EVP_PKEY_free) { cursor, length in
                 d2i_PrivateKey(EVP_PKEY_EC, nil, cursor, length)
             }
         case "RSA PRIVATE KEY":
-            pkey = try decodeDER(der, operation, what: "RSA private key") { cursor, length in
+            pkey = try decodeDER(der, operation, what: "RSA private key", free: EVP_PKEY_free) { cursor, length in
                 d2i_PrivateKey(EVP_PKEY_RSA, nil, cursor, length)
             }
         default:
-            pkey = try decodeDER(der, operation, what: "private key") { cursor, length in
+            pkey = try decodeDER(der, operation, what: "private key", free: EVP_PKEY_free) { cursor, length in
                 d2i_AutoPrivateKey(nil, cursor, length)
             }
         }

@@ -29,7 +29,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
     /// Parses a DER SubjectPublicKeyInfo.
     public convenience init(der: Data) throws {
         let operation = "parse public key"
-        let pkey = try decodeDER(der, operation, what: "SubjectPublicKeyInfo") { cursor, length in
+        let pkey = try decodeDER(der, operation, what: "SubjectPublicKeyInfo", free: EVP_PKEY_free) { cursor, length in
             d2i_PUBKEY(nil, cursor, length)
         }
         try self.init(taking: pkey, operation: operation)

@@ -21,9 +21,10 @@ func encodeDER(
     return out
 }
 
-/// Runs an OpenSSL `d2i_*` function over all of `der`; trailing bytes are an error.
+/// Runs an OpenSSL `d2i_*` function over all of `der`; trailing bytes are an error (the
+/// decoded object is then released with `free`).
 func decodeDER<T>(
-    _ der: Data, _ operation: String, what: String,
+    _ der: Data, _ operation: String, what: String, free: (T) -> Void,
     _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> T?
 ) throws -> T {
     guard !der.isEmpty else {
@@ -37,6 +38,7 @@ func decodeDER<T>(
             throw PKIError.openSSL(.malformedInput, operation, "input is not a DER \(what)")
         }
         if let cursor, cursor - start != raw.count {
+            free(value)
             throw PKIError(.malformedInput, operation: operation,
                            message: "\(raw.count - (cursor - start)) bytes of trailing data after the DER \(what)")
         }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `openssl s_server -www` on 127.0.0.1 with an ephemeral port, stopped at deinit.
 final class TLSTestServer: @unchecked Sendable {
     private let process: Process
@@ -15,7 +19,7 @@ final class TLSTestServer: @unchecked Sendable {
     init(certificate: String, key: String) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www", "-quiet"]
+        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -35,7 +39,7 @@ final class TLSTestServer: @unchecked Sendable {
             }
         }
         guard let found else {
-            process.terminate()
+            Self.kill(process)
             throw StartFailure(output: String(decoding: seen, as: UTF8.self))
         }
         port = found
@@ -43,8 +47,12 @@ final class TLSTestServer: @unchecked Sendable {
         handle.readabilityHandler = { handle in _ = handle.availableData }
     }
 
-    deinit {
-        process.terminate()
+    deinit { Self.kill(process) }
+
+    /// SIGKILL, because processes spawned from test threads inherit a signal mask that
+    /// blocks SIGTERM (so `Process.terminate()` would be ignored).
+    private static func kill(_ process: Process) {
+        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }
