@@ -10,13 +10,36 @@
 -- Events
 -- ---------------------------------------------------------------------------------------------
 
+CREATE TABLE certbus.event_types (
+  event_type   text PRIMARY KEY,
+  resource     text NOT NULL CHECK (resource IN ('CERTIFICATE', 'DISCOVERY', 'APPROVAL', 'SCHEDULED_JOB')),
+  overridable  boolean NOT NULL,
+  monitoring   boolean NOT NULL,
+  description  text NOT NULL,
+  UNIQUE (event_type, resource)
+);
+COMMENT ON TABLE certbus.event_types IS
+  'The supported lifecycle events (the seed''s table): their resource, whether RA-profile and group triggers '
+  'override platform triggers, and whether they come from monitoring.';
+COMMENT ON COLUMN certbus.event_types.event_type IS 'Event type name, as stored in events.event_type and event_triggers.event_type.';
+COMMENT ON COLUMN certbus.event_types.resource IS 'Kind of object events of this type are about.';
+COMMENT ON COLUMN certbus.event_types.overridable IS 'True when RA_PROFILE and GROUP triggers may override PLATFORM triggers for this type.';
+COMMENT ON COLUMN certbus.event_types.monitoring IS 'True for monitoring events, emitted by a periodic scan rather than by a change.';
+COMMENT ON COLUMN certbus.event_types.description IS 'When the event occurs.';
+INSERT INTO certbus.event_types (event_type, resource, overridable, monitoring, description) VALUES
+  ('CERTIFICATE_STATUS_CHANGED',   'CERTIFICATE',   true,  false, 'The certificate''s validation status changed (VALID, EXPIRING, EXPIRED, REVOKED).'),
+  ('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE',   true,  false, 'A certificate operation (issue, renew, rekey, revoke) completed, successfully or not.'),
+  ('CERTIFICATE_EXPIRING',         'CERTIFICATE',   true,  true,  'Hourly scan: the certificate is inside its profile''s threshold and has no valid replacement.'),
+  ('CERTIFICATE_DISCOVERED',       'CERTIFICATE',   false, false, 'A certificate was newly discovered.'),
+  ('DISCOVERY_FINISHED',           'DISCOVERY',     false, false, 'A discovery run finished.'),
+  ('APPROVAL_REQUESTED',           'APPROVAL',      false, false, 'An approval was requested.'),
+  ('APPROVAL_CLOSED',              'APPROVAL',      false, false, 'An approval was closed (approved, rejected, expired).'),
+  ('SCHEDULED_JOB_FINISHED',       'SCHEDULED_JOB', false, false, 'A scheduled task finished, with its outcome.');
+
 CREATE TABLE certbus.events (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  event_type      text NOT NULL CHECK (event_type IN (
-                    'CERTIFICATE_STATUS_CHANGED', 'CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE_EXPIRING',
-                    'CERTIFICATE_DISCOVERED', 'DISCOVERY_FINISHED', 'APPROVAL_REQUESTED', 'APPROVAL_CLOSED',
-                    'SCHEDULED_JOB_FINISHED')),
-  resource        text NOT NULL CHECK (resource IN ('CERTIFICATE', 'DISCOVERY', 'APPROVAL', 'SCHEDULED_JOB')),
+  event_type      text NOT NULL REFERENCES certbus.event_types (event_type),
+  resource        text NOT NULL,
   resource_id     text NOT NULL CHECK (resource_id <> '' AND length(resource_id) <= 200),
   payload         jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(payload) = 'object'),
   profile_id      uuid,
@@ -25,17 +48,8 @@ CREATE TABLE certbus.events (
   dispatch_state  text NOT NULL DEFAULT 'PENDING' CHECK (dispatch_state IN ('PENDING', 'DISPATCHED')),
   dispatched_at   timestamptz,
   triggers_matched integer,
-  CONSTRAINT events_resource_matches_type CHECK (
-    CASE event_type
-      WHEN 'CERTIFICATE_STATUS_CHANGED'   THEN resource = 'CERTIFICATE'
-      WHEN 'CERTIFICATE_ACTION_PERFORMED' THEN resource = 'CERTIFICATE'
-      WHEN 'CERTIFICATE_EXPIRING'         THEN resource = 'CERTIFICATE'
-      WHEN 'CERTIFICATE_DISCOVERED'       THEN resource = 'CERTIFICATE'
-      WHEN 'DISCOVERY_FINISHED'           THEN resource = 'DISCOVERY'
-      WHEN 'APPROVAL_REQUESTED'           THEN resource = 'APPROVAL'
-      WHEN 'APPROVAL_CLOSED'              THEN resource = 'APPROVAL'
-      WHEN 'SCHEDULED_JOB_FINISHED'       THEN resource = 'SCHEDULED_JOB'
-    END),
+  CONSTRAINT events_resource_matches_type FOREIGN KEY (event_type, resource)
+    REFERENCES certbus.event_types (event_type, resource),
   CONSTRAINT events_dispatch_consistent CHECK ((dispatch_state = 'DISPATCHED') = (dispatched_at IS NOT NULL))
 );
 COMMENT ON TABLE certbus.events IS
@@ -103,10 +117,20 @@ CREATE FUNCTION certbus.emit_event(p_event_type text, p_resource text, p_resourc
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+  v_resource text;
   v_profile uuid;
   v_group   uuid;
   v_id      bigint;
 BEGIN
+  SELECT t.resource INTO v_resource FROM certbus.event_types t WHERE t.event_type = p_event_type;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown event type %', coalesce(quote_literal(p_event_type), 'NULL')
+      USING ERRCODE = '22023', HINT = 'The event types are listed in certbus.event_types.';
+  END IF;
+  IF p_resource IS DISTINCT FROM v_resource THEN
+    RAISE EXCEPTION '% events are about resource %, not %', p_event_type, v_resource, coalesce(p_resource, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
   IF p_payload IS NULL OR jsonb_typeof(p_payload) <> 'object' THEN
     RAISE EXCEPTION 'event payload must be a JSON object, got %', coalesce(jsonb_typeof(p_payload), 'NULL')
       USING ERRCODE = '22023';
@@ -143,7 +167,8 @@ CREATE TABLE certbus.alerts (
   severity     text NOT NULL CHECK (severity IN ('ERROR', 'WARN')),
   title        text NOT NULL CHECK (title <> '' AND length(title) <= 300),
   message      text NOT NULL,
-  entity_type  text NOT NULL CHECK (entity_type IN ('CERTIFICATE', 'AGENT', 'JOB', 'CA', 'ENDPOINT')),
+  entity_type  text NOT NULL CHECK (entity_type IN ('CERTIFICATE', 'AGENT', 'JOB', 'CA', 'ENDPOINT', 'DISCOVERY',
+                                                   'APPROVAL', 'TASK')),
   entity_id    text NOT NULL CHECK (entity_id <> ''),
   cause_key    text COLLATE "C" NOT NULL CHECK (cause_key <> '' AND length(cause_key) <= 300),
   created_at   timestamptz NOT NULL DEFAULT now(),
@@ -163,7 +188,9 @@ COMMENT ON COLUMN certbus.alerts.alert_type IS 'EXPIRING_SOON (certificate appro
 COMMENT ON COLUMN certbus.alerts.severity IS 'ERROR (red) or WARN (orange). ERROR and WARN types carry their own severity; EXPIRING_SOON is WARN, ERROR on the last ladder step.';
 COMMENT ON COLUMN certbus.alerts.title IS 'One-line summary.';
 COMMENT ON COLUMN certbus.alerts.message IS 'What happened and what to do.';
-COMMENT ON COLUMN certbus.alerts.entity_type IS 'Kind of object at fault: CERTIFICATE, AGENT, JOB, CA, ENDPOINT.';
+COMMENT ON COLUMN certbus.alerts.entity_type IS
+  'Kind of object at fault: CERTIFICATE, AGENT, JOB, CA, ENDPOINT; DISCOVERY, APPROVAL or TASK (a scheduled task) for '
+  'alerts raised by event triggers on those events.';
 COMMENT ON COLUMN certbus.alerts.entity_id IS 'Id of that object.';
 COMMENT ON COLUMN certbus.alerts.cause_key IS
   'Identity of the cause, e.g. expiry:<certificate id>:7d, job:<job id>, renewal:<certificate id>, '
@@ -250,3 +277,19 @@ $$;
 COMMENT ON FUNCTION certbus.resolve_alerts(text, text) IS
   'Resolves every open alert whose cause_key starts with the prefix (e.g. ''renewal:<cert id>'' or '
   '''expiry:<cert id>:''), recording the optional resolution text; returns how many. Resolved alerts stay as history.';
+
+CREATE FUNCTION certbus.resolve_alert(p_cause_key text, p_resolution text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_count integer;
+BEGIN
+  UPDATE certbus.alerts
+     SET resolved_at = now(), resolution = coalesce(p_resolution, 'cause gone')
+   WHERE resolved_at IS NULL AND cause_key = p_cause_key;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION certbus.resolve_alert(text, text) IS
+  'Resolves the open alert with exactly this cause_key (0 or 1), recording the optional resolution text.';

@@ -25,6 +25,10 @@ public enum AlertEntityType: String, Sendable, Codable, CaseIterable, CustomStri
     case job = "JOB"
     case ca = "CA"
     case endpoint = "ENDPOINT"
+    case discovery = "DISCOVERY"
+    case approval = "APPROVAL"
+    /// A scheduled (periodic) task, by name.
+    case task = "TASK"
 
     public var description: String { rawValue }
 }

@@ -250,3 +250,83 @@ public struct ScheduledJobFinishedEventData: EventData, Equatable {
         case durationMs = "duration_ms"
     }
 }
+
+// Payloads carry ids the way PostgreSQL prints them (lower-case UUIDs), so conditions such as
+// `profile_id = '<uuid>'` and templates match what psql shows.
+extension KeyedEncodingContainer {
+    mutating func encodeId(_ id: UUID?, forKey key: Key) throws {
+        try encodeIfPresent(id?.uuidString.lowercased(), forKey: key)
+    }
+}
+
+extension CertificateStatusChangedEventData {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeId(certificateId, forKey: .certificateId)
+        try c.encodeIfPresent(commonName, forKey: .commonName)
+        try c.encodeIfPresent(serialNumber, forKey: .serialNumber)
+        try c.encodeIfPresent(fingerprintSha256, forKey: .fingerprintSha256)
+        try c.encodeId(profileId, forKey: .profileId)
+        try c.encodeId(groupId, forKey: .groupId)
+        try c.encodeIfPresent(notAfter, forKey: .notAfter)
+        try c.encode(oldStatus, forKey: .oldStatus)
+        try c.encode(newStatus, forKey: .newStatus)
+    }
+}
+
+extension CertificateActionPerformedEventData {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeId(certificateId, forKey: .certificateId)
+        try c.encode(action, forKey: .action)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encodeIfPresent(error, forKey: .error)
+        try c.encodeIfPresent(jobId, forKey: .jobId)
+        try c.encodeIfPresent(actorType, forKey: .actorType)
+        try c.encodeIfPresent(actorId, forKey: .actorId)
+        try c.encodeId(profileId, forKey: .profileId)
+        try c.encodeId(groupId, forKey: .groupId)
+        try c.encodeId(predecessorId, forKey: .predecessorId)
+        try c.encodeIfPresent(requestId, forKey: .requestId)
+    }
+}
+
+extension CertificateExpiringEventData {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeId(certificateId, forKey: .certificateId)
+        try c.encodeIfPresent(commonName, forKey: .commonName)
+        try c.encodeIfPresent(serialNumber, forKey: .serialNumber)
+        try c.encodeId(profileId, forKey: .profileId)
+        try c.encodeId(groupId, forKey: .groupId)
+        try c.encode(notAfter, forKey: .notAfter)
+        try c.encode(daysLeft, forKey: .daysLeft)
+        try c.encode(thresholdDays, forKey: .thresholdDays)
+        try c.encode(status, forKey: .status)
+    }
+}
+
+extension CertificateDiscoveredEventData {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeId(certificateId, forKey: .certificateId)
+        try c.encode(discoveryId, forKey: .discoveryId)
+        try c.encodeIfPresent(fingerprintSha256, forKey: .fingerprintSha256)
+        try c.encodeIfPresent(commonName, forKey: .commonName)
+        try c.encodeIfPresent(endpoint, forKey: .endpoint)
+        try c.encodeIfPresent(notAfter, forKey: .notAfter)
+    }
+}
+
+extension ApprovalEventData {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(approvalId, forKey: .approvalId)
+        try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(requestId, forKey: .requestId)
+        try c.encodeId(profileId, forKey: .profileId)
+        try c.encodeIfPresent(requestedBy, forKey: .requestedBy)
+        try c.encodeIfPresent(closedBy, forKey: .closedBy)
+        try c.encodeIfPresent(comment, forKey: .comment)
+    }
+}

@@ -15,9 +15,9 @@ public enum TriggerAction: Sendable, Equatable, Codable, CustomStringConvertible
 
     /// How alerts raised by a trigger are deduplicated.
     public enum AlertGrouping: String, Sendable, Codable, CaseIterable {
-        /// One open alert per trigger and resource (cause key `trigger:<id>:<resource>:<resource id>`).
+        /// One open alert per trigger and resource (cause key `trigger:<id>:<action number>:<resource>:<resource id>`).
         case resource
-        /// One alert per trigger and event (cause key `trigger:<id>:event:<event id>`).
+        /// One alert per trigger and event (cause key `trigger:<id>:<action number>:event:<event id>`).
         case event
     }
 
