@@ -40,6 +40,14 @@ import Testing
         // A second endpoint of the same agent reuses it.
         _ = try EndpointStore.add(EndpointDraft(name: "web-c", kind: .agent, host: "c.example.test", agentName: "edge-1"), actor: .user("alice"), on: c)
         #expect(try AgentStore.list(on: c).count == 1)
+        let audit = try c.query(
+            "SELECT action, entity_type, actor_id FROM certbus.audit_log ORDER BY id").map {
+                "\(try $0.decode("action", as: String.self)) \(try $0.decode("entity_type", as: String.self)) \(try $0.decode("actor_id", as: String.self))"
+            }
+        #expect(audit == [
+            "AGENT_REGISTERED Agent alice", "ENDPOINT_ADDED Endpoint alice", "ENDPOINT_ADDED Endpoint alice",
+            "ENDPOINT_ADDED Endpoint alice", "ENDPOINT_ADDED Endpoint alice",
+        ])
     }
 
     @Test func badInputIsRefusedAndChangesNothing() throws {

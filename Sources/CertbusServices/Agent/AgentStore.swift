@@ -4,19 +4,29 @@ import Postgres
 
 /// Registers and looks up agents.
 public enum AgentStore {
-    /// The agent named `name`, registered (status NEVER_SEEN) if it does not exist yet. With `loginRole`,
-    /// a new agent is bound to that PostgreSQL role; an existing agent keeps its role.
+    /// The agent named `name`, registered (status NEVER_SEEN, audit AGENT_REGISTERED by `actor`) if it does
+    /// not exist yet. With `loginRole`, a new agent is bound to that PostgreSQL role; an existing agent keeps its role.
     @discardableResult
-    public static func register(name: String, loginRole: String? = nil, on connection: Connection) throws -> Agent {
+    public static func register(name: String, loginRole: String? = nil, actor: Actor, on connection: Connection) throws -> Agent {
         if let problem = NameRules.problem(name) { throw EndpointError(.invalidInput, "agent name \"\(name)\" \(problem)") }
         if let loginRole, loginRole.isEmpty { throw EndpointError(.invalidInput, "an agent's login role cannot be empty") }
-        let rows = try connection.query(
-            """
-            INSERT INTO certbus.agents (name, login_role) VALUES ($1, $2)
-            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-            RETURNING \(Agent.columns)
-            """, [name, loginRole])
-        return try Agent(row: rows[0])
+        return try connection.withTransaction { c in
+            let rows = try c.query(
+                """
+                INSERT INTO certbus.agents (name, login_role) VALUES ($1, $2)
+                ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+                RETURNING \(Agent.columns), (xmax = 0) AS inserted
+                """, [name, loginRole])
+            let agent = try Agent(row: rows[0])
+            if try rows[0].decode("inserted", as: Bool.self) {
+                var details: [String: Any] = ["name": name]
+                if let loginRole { details["login_role"] = loginRole }
+                try AuditTrail.record(
+                    on: c, action: .agentRegistered, entityType: .agent, entityId: agent.id.uuidString.lowercased(),
+                    actor: actor, details: details)
+            }
+            return agent
+        }
     }
 
     /// The agent named `reference` or with that id; throws `.notFound`.

@@ -16,7 +16,7 @@ public enum EndpointStore {
             return try connection.withTransaction { c in
                 try ActorSetting.apply(actor, on: c)
                 let certificateId = try draft.expectedCertificate.map { try CertificateReference.resolve($0, on: c) }
-                let agentId = try draft.agentName.map { try AgentStore.register(name: $0, on: c).id }
+                let agentId = try draft.agentName.map { try AgentStore.register(name: $0, actor: actor, on: c).id }
                 let rows = try c.query(
                     """
                     INSERT INTO certbus.endpoints
@@ -29,9 +29,9 @@ public enum EndpointStore {
                     ])
                 let id: UUID = try rows[0].decode("id")
                 try EndpointAudit.record(
-                    on: c, action: "CONFIG_CHANGED", endpointId: id, actor: actor,
+                    on: c, action: .endpointAdded, endpointId: id, actor: actor,
                     details: [
-                        "change": "endpoint added", "name": draft.name, "kind": draft.kind.rawValue,
+                        "name": draft.name, "kind": draft.kind.rawValue,
                         "address": "\(draft.host):\(draft.port)",
                     ])
                 return try find(id: id, on: c)
