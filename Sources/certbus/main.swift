@@ -7,6 +7,7 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        EndpointCommands.command,
     ]
 }
 

@@ -116,11 +116,25 @@ public enum EndpointStore {
         }
     }
 
-    /// Sets the certificate expected on the endpoint (nil clears it).
+    /// Sets the certificate expected on the endpoint (nil clears it), in the caller's transaction.
     public static func setExpectedCertificate(_ certificateId: UUID?, of endpointId: UUID, on connection: Connection) throws {
         let changed = try connection.execute(
             "UPDATE certbus.endpoints SET expected_certificate_id = $2 WHERE id = $1", [endpointId, certificateId])
         if changed == 0 { throw EndpointError(.notFound, "no endpoint with id \(endpointId.uuidString.lowercased())") }
+    }
+
+    /// Sets the certificate expected on the endpoint from an operator's reference (certificate id or SHA-256
+    /// fingerprint; nil clears it) and audits the change (CONFIG_CHANGED). Throws `.notFound`/`.invalidInput`.
+    public static func setExpectedCertificate(
+        _ reference: String?, of endpointId: UUID, actor: Actor, on connection: Connection
+    ) throws {
+        try connection.withTransaction { c in
+            let certificateId = try reference.map { try CertificateReference.resolve($0, on: c) }
+            try setExpectedCertificate(certificateId, of: endpointId, on: c)
+            try EndpointAudit.record(
+                on: c, action: .configChanged, endpointId: endpointId, actor: actor,
+                details: ["change": "expected certificate", "certificate_id": certificateId?.uuidString.lowercased() ?? "none"])
+        }
     }
 }
 
