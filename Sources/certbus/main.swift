@@ -8,7 +8,8 @@ extension CommandTree {
         DatabaseCommands.command,
         MigrateCommand.command,
         AuditCommands.command,
-        AuditBenchCommand.group,
+        BenchCommands.command,
+        EndpointCommands.command,
     ]
 }
 
