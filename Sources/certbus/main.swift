@@ -8,6 +8,7 @@ extension CommandTree {
         DatabaseCommands.command,
         MigrateCommand.command,
         AuditCommands.command,
+        ReportCommands.command,
         BenchCommands.command,
         EndpointCommands.command,
     ]
