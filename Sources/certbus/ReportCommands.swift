@@ -67,6 +67,14 @@ enum ReportCommands {
                 invocation.print("== \(title) (certbus.\(view))")
                 if result.isEmpty {
                     invocation.print("(none)\n")
+                } else if view == "daily_operations_summary" {
+                    let row = result[0]
+                    let width = result.columns.map(\.count).max() ?? 0
+                    for column in result.columns {
+                        let label = column.replacingOccurrences(of: "_", with: " ")
+                        invocation.print(label + String(repeating: " ", count: width - column.count + 2) + ((try? row.text(column)).flatMap { $0 } ?? ""))
+                    }
+                    invocation.print("")
                 } else {
                     let table = TableFormatter(result.columns.map { TableFormatter.Column($0.uppercased(), maxWidth: 60) })
                     invocation.print(table.render(result.map { row in result.columns.map { (try? row.text($0)) .flatMap { $0 } ?? "" } }))
