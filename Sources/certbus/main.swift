@@ -9,6 +9,10 @@ extension CommandTree {
         MigrateCommand.command,
         WorkerCommand.command,
         JobsCommands.command,
+        AuditCommands.command,
+        ReportCommands.command,
+        BenchCommands.command,
+        EndpointCommands.command,
     ]
 }
 
