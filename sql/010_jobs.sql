@@ -391,9 +391,9 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   PERFORM certbus.write_audit(
-    'JOB_CANCELLED', 'Job', p_job_id::text, p_actor_type, p_actor_id,
-    jsonb_build_object('kind', j.kind, 'name', j.name, 'previous_status', j.status, 'attempt', j.attempt,
-                       'outcome', result));
+    CASE result WHEN 'CANCELLED' THEN 'JOB_CANCELLED' ELSE 'JOB_CANCEL_REQUESTED' END, 'Job', p_job_id::text,
+    p_actor_type, p_actor_id,
+    jsonb_build_object('kind', j.kind, 'name', j.name, 'previous_status', j.status, 'attempt', j.attempt));
   RETURN result;
 END
 $$;
@@ -437,7 +437,6 @@ BEGIN
            max_attempts = least(10000, attempt + coalesce(budget, 1))
      WHERE id = p_job_id;
   END IF;
-  PERFORM pg_notify('certbus_jobs', j.queue);
   PERFORM certbus.write_audit(
     'JOB_RETRIED', 'Job', p_job_id::text, p_actor_type, p_actor_id,
     jsonb_build_object('kind', j.kind, 'name', j.name, 'previous_status', j.status, 'attempt', j.attempt,
