@@ -22,7 +22,7 @@ struct QueueBenchmark {
     var latencyRate = 200.0
     var latencySeconds = 10.0
     var pgbenchSeconds = 10
-    var pgbenchClients = [1, 4, 8]
+    var pgbenchClients = [1, 4, 8, 16]
     var pgbenchPath: String?
     var churnJobs = 2_000_000
     var churnBatch = 100_000
