@@ -62,6 +62,17 @@ final class AttemptRecorder: @unchecked Sendable {
         }
     }
 
+    /// Called after every flush (the worker uses it to resume claiming when it waited for the recorder).
+    var onFlushed: (@Sendable () -> Void)?
+
+    /// Results waiting for a flush plus those being flushed now.
+    var backlog: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending.count + flushing
+    }
+    private var flushing = 0
+
     private var pendingCount: Int {
         condition.lock()
         defer { condition.unlock() }
@@ -87,10 +98,17 @@ final class AttemptRecorder: @unchecked Sendable {
             }
             let batch = pending
             pending.removeAll(keepingCapacity: true)
+            flushing = batch.count
             let done = stopping && batch.isEmpty
             condition.unlock()
             if done { return }
-            if !batch.isEmpty { flush(batch) }
+            if !batch.isEmpty {
+                flush(batch)
+                condition.lock()
+                flushing = 0
+                condition.unlock()
+                onFlushed?()
+            }
             if Date() >= nextHeartbeat {
                 heartbeat()
                 nextHeartbeat = Date().addingTimeInterval(heartbeatInterval)

@@ -95,6 +95,12 @@ public final class Worker: CertbusService, @unchecked Sendable {
         self.recorder = AttemptRecorder(
             configuration: workerConfiguration, workerId: id, running: running, leaseSeconds: options.leaseSeconds,
             heartbeatInterval: options.effectiveHeartbeatInterval, log: log, logName: "worker")
+        recorder.onFlushed = { [weak self] in
+            guard let self else { return }
+            self.condition.lock()
+            self.condition.broadcast()
+            self.condition.unlock()
+        }
     }
 
     private static func hostName() -> String {
@@ -178,12 +184,17 @@ public final class Worker: CertbusService, @unchecked Sendable {
         defer { claimLoopFinished.signal() }
         var idleUntil: Date? = nil
         while true {
+            // Back-pressure: never run more than a couple of thousand results ahead of the recorder,
+            // so memory stays bounded when the database records results slower than handlers finish
+            // (large flushes are what make recording cheap, so the bound is generous).
+            let backlogLimit = max(2000, 4 * options.concurrency)
             condition.lock()
             while !stopping
-                && (inFlight >= options.concurrency || (!wakeRequested && idleUntil.map { Date() < $0 } == true))
+                && (inFlight >= options.concurrency || recorder.backlog >= backlogLimit
+                    || (!wakeRequested && idleUntil.map { Date() < $0 } == true))
             {
-                if inFlight >= options.concurrency {
-                    condition.wait()
+                if inFlight >= options.concurrency || recorder.backlog >= backlogLimit {
+                    _ = condition.wait(until: Date().addingTimeInterval(0.05))
                 } else if let until = idleUntil {
                     _ = condition.wait(until: until)
                 }
