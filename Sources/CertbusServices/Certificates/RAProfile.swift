@@ -1,5 +1,6 @@
 import CertbusCore
 import Foundation
+import PKI
 import Postgres
 
 /// One RA profile: the policy a certificate request is checked against.
@@ -146,8 +147,11 @@ public enum RAProfileStore {
         guard draft.name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
             throw refuse("invalid profile name \"\(draft.name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-        guard (1...draft.certificateType.maximumValidityDays).contains(draft.validityDays) else {
-            throw refuse("validity of \(draft.validityDays) days is not allowed for \(draft.certificateType.rawValue) certificates (1 to \(draft.certificateType.maximumValidityDays))")
+        let maximumDays = draft.certificateType.isTLSServer
+            ? min(draft.certificateType.maximumValidityDays, TLSValidityLimit.maximumDays(notBefore: Date()))
+            : draft.certificateType.maximumValidityDays
+        guard (1...maximumDays).contains(draft.validityDays) else {
+            throw refuse("validity of \(draft.validityDays) days is not allowed for \(draft.certificateType.rawValue) certificates issued now (1 to \(maximumDays) days; CA/Browser Forum BR 6.3.2)")
         }
         let known = ["EC-P256", "EC-P384", "RSA", "ED25519"]
         let algorithms = draft.allowedKeyAlgorithms.map { $0.uppercased() }
