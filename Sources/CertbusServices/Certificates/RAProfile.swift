@@ -51,6 +51,32 @@ public struct RAProfile: Sendable, Equatable, Codable {
         p.default_key_algorithm, p.created_at
         """
 
+    /// A profile from its fields (tests and tools; certbus reads profiles with ``RAProfileStore``).
+    public init(
+        id: UUID, name: String, caId: UUID, caName: String, validityDays: Int, allowedKeyAlgorithms: [String],
+        minimumRSABits: Int, allowedDomains: [String], requiresApproval: Bool, autoRenew: Bool, renewBeforeSeconds: Double?,
+        expiryAlertDays: [Int], enabled: Bool, certificateType: CertificateType, approvalLifetimeSeconds: Double,
+        defaultKeyAlgorithm: String, createdAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.caId = caId
+        self.caName = caName
+        self.validityDays = validityDays
+        self.allowedKeyAlgorithms = allowedKeyAlgorithms
+        self.minimumRSABits = minimumRSABits
+        self.allowedDomains = allowedDomains
+        self.requiresApproval = requiresApproval
+        self.autoRenew = autoRenew
+        self.renewBeforeSeconds = renewBeforeSeconds
+        self.expiryAlertDays = expiryAlertDays
+        self.enabled = enabled
+        self.certificateType = certificateType
+        self.approvalLifetimeSeconds = approvalLifetimeSeconds
+        self.defaultKeyAlgorithm = defaultKeyAlgorithm
+        self.createdAt = createdAt
+    }
+
     /// Decodes a row selected with ``columns``.
     public init(row: Row) throws {
         id = try row.decode("id")
