@@ -80,4 +80,10 @@ static inline uint64_t certbus_http_SSL_OP_IGNORE_UNEXPECTED_EOF(void) {
 }
 // ---- end CertbusHTTP -----------------------------------------------------
 
+// ---- TLSProbe (Sources/CertbusHTTP/TLSProbe.swift) -----------------------
+// Typed X509 stacks are macros in OpenSSL 3.
+static inline int certbus_probe_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
+static inline X509 *certbus_probe_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
+// ---- end TLSProbe --------------------------------------------------------
+
 #endif

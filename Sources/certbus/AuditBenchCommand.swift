@@ -52,6 +52,4 @@ enum AuditBenchCommand {
             """)
     }
 
-    /// `certbus bench`: the group other areas add their benchmarks to.
-    static let group = Command("bench", abstract: "Benchmarks (run them on a release build).", subcommands: [command])
 }

@@ -8,7 +8,9 @@ extension CommandTree {
         DatabaseCommands.command,
         MigrateCommand.command,
         AuditCommands.command,
-        AuditBenchCommand.group,
+        ReportCommands.command,
+        BenchCommands.command,
+        EndpointCommands.command,
     ]
 }
 
