@@ -99,14 +99,16 @@ CREATE INDEX audit_log_action ON certbus.audit_log (action, id);
 COMMENT ON INDEX certbus.audit_log_action IS 'audit list --action, newest first.';
 CREATE INDEX audit_log_actor ON certbus.audit_log (actor_id, id);
 COMMENT ON INDEX certbus.audit_log_actor IS 'audit list --actor, newest first.';
-CREATE INDEX audit_log_chain ON certbus.audit_log (chain_position) WHERE chain_position IS NOT NULL;
-COMMENT ON INDEX certbus.audit_log_chain IS 'Walks the hash chain in order (verification) and finds its head (sealer).';
-CREATE INDEX audit_log_unsealed ON certbus.audit_log (txid, id) WHERE chain_position IS NULL;
-COMMENT ON INDEX certbus.audit_log_unsealed IS 'The sealer''s work list: committed rows not yet in the chain.';
+-- The chain order is (txid, id): the sealer seals a growing prefix of that order (see
+-- docs/audit.md), so one index serves the sealer's work list and the verifier's walk.
+-- No index mentions chain_position or chain_hash, so sealing a row is a HOT update
+-- (no index entries) when its page has room: partitions are created with fillfactor 50.
+CREATE INDEX audit_log_chain_order ON certbus.audit_log (txid, id);
+COMMENT ON INDEX certbus.audit_log_chain_order IS 'Chain order: the sealer''s work list (rows after the head) and the verifier''s walk.';
 
 -- Rows that fall outside every monthly partition land here, so an insert never fails for want of
 -- a partition. certbus.audit_ensure_partitions() keeps monthly partitions ahead of time.
-CREATE TABLE certbus.audit_log_default PARTITION OF certbus.audit_log DEFAULT;
+CREATE TABLE certbus.audit_log_default PARTITION OF certbus.audit_log DEFAULT WITH (fillfactor = 50);
 COMMENT ON TABLE certbus.audit_log_default IS
   'Safety net for audit rows outside every monthly partition; normally empty (the sealer creates partitions ahead).';
 
@@ -228,7 +230,7 @@ BEGIN
        WHERE n.nspname = 'certbus' AND c.relname = partition_name);
     BEGIN
       EXECUTE format(
-        'CREATE TABLE certbus.%I PARTITION OF certbus.audit_log FOR VALUES FROM (%L) TO (%L)',
+        'CREATE TABLE certbus.%I PARTITION OF certbus.audit_log FOR VALUES FROM (%L) TO (%L) WITH (fillfactor = 50)',
         partition_name,
         (month_start::timestamp AT TIME ZONE 'UTC'),
         ((month_start + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
@@ -252,6 +254,28 @@ COMMENT ON FUNCTION certbus.audit_ensure_partitions(integer) IS
   'Creates the monthly partitions of certbus.audit_log from the current month (UTC) to p_months_ahead months ahead, '
   'with their TRUNCATE guard and grants. Returns how many it created. Called by migrations and by the audit sealer.';
 
+-- The chain head ------------------------------------------------------------------------------
+
+CREATE TABLE certbus.audit_seal_state (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  chain_position  bigint NOT NULL DEFAULT 0 CHECK (chain_position >= 0),
+  chain_hash      bytea NOT NULL DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                  CHECK (octet_length(chain_hash) = 32),
+  head_txid       xid8 NOT NULL DEFAULT '0'::xid8,
+  head_id         bigint NOT NULL DEFAULT 0,
+  sealed_at       timestamptz
+);
+COMMENT ON TABLE certbus.audit_seal_state IS
+  'One row: where the audit sealer stands (the chain head). Written by every seal batch under a row lock, so '
+  'sealers never interleave. Bookkeeping only: `certbus audit verify` trusts nothing here.';
+COMMENT ON COLUMN certbus.audit_seal_state.singleton IS 'Always true: the table has exactly one row.';
+COMMENT ON COLUMN certbus.audit_seal_state.chain_position IS 'Chain position of the last sealed row (0: nothing sealed yet).';
+COMMENT ON COLUMN certbus.audit_seal_state.chain_hash IS 'Chain hash of the last sealed row (32 zero bytes before the first).';
+COMMENT ON COLUMN certbus.audit_seal_state.head_txid IS 'txid of the last sealed row: rows after (head_txid, head_id) are not sealed yet.';
+COMMENT ON COLUMN certbus.audit_seal_state.head_id IS 'Log id of the last sealed row.';
+COMMENT ON COLUMN certbus.audit_seal_state.sealed_at IS 'When the last seal batch committed.';
+INSERT INTO certbus.audit_seal_state DEFAULT VALUES;
+
 -- Privileges ---------------------------------------------------------------------------------
 
 -- The audit tables and every partition: services may read and insert, and update only the two
@@ -274,13 +298,17 @@ BEGIN
   FOR rel IN
     SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'certbus' AND c.relname LIKE 'audit\_%' AND c.relkind IN ('r', 'v', 'p')
-       AND c.relname <> 'audit_log' AND NOT c.relispartition
+       AND c.relname NOT IN ('audit_log', 'audit_seal_state') AND NOT c.relispartition
   LOOP
     -- Other audit tables (the action vocabulary, checkpoints) are read-only or insert-only for services.
     EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM certbus_service, certbus_agent, certbus_reporter, certbus_auditor', rel);
     EXECUTE format('GRANT SELECT ON %s TO certbus_reporter, certbus_auditor, certbus_service', rel);
   END LOOP;
   REVOKE INSERT ON certbus.audit_actions FROM certbus_service;
+  -- The sealer's bookkeeping row: updated by every batch, never inserted or deleted.
+  REVOKE INSERT, DELETE, TRUNCATE ON certbus.audit_seal_state FROM certbus_service, certbus_agent, certbus_reporter, certbus_auditor;
+  GRANT SELECT, UPDATE ON certbus.audit_seal_state TO certbus_service;
+  GRANT SELECT ON certbus.audit_seal_state TO certbus_reporter, certbus_auditor;
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_apply_grants() IS

@@ -39,6 +39,9 @@ enum AuditBenchCommand {
                 "verified_rows": .int(result.verifiedRows), "verify_seconds": .double(result.verifySeconds),
                 "verify_rows_per_second": .double(result.verifyRowsPerSecond),
                 "bulk_insert_rows_per_second": .double(result.bulkInsertRowsPerSecond),
+                "seal_rows_per_cpu_second": result.sealRowsPerCPUSecond.map { .double($0) } ?? .null,
+                "verify_rows_per_cpu_second": result.verifyRowsPerCPUSecond.map { .double($0) } ?? .null,
+                "load_average": result.loadAverage.map { .double($0) } ?? .null,
             ])))
             return
         }
@@ -50,6 +53,10 @@ enum AuditBenchCommand {
             sealing: \(result.sealedRows) rows in \(f(result.sealSeconds, 2)) s = \(f(result.sealRowsPerSecond)) rows/s
             verification: \(result.verifiedRows) rows in \(f(result.verifySeconds, 2)) s = \(f(result.verifyRowsPerSecond)) rows/s
             """)
+        if let seal = result.sealRowsPerCPUSecond, let verify = result.verifyRowsPerCPUSecond {
+            invocation.print("per CPU second (certbus + its PostgreSQL backend): sealing \(f(seal)) rows, verification \(f(verify)) rows")
+        }
+        if let load = result.loadAverage { invocation.print("load average at the end: \(f(load, 2)) (\(ProcessInfo.processInfo.activeProcessorCount) CPUs)") }
     }
 
     /// `certbus bench`: the group other areas add their benchmarks to.

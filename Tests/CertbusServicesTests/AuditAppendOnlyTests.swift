@@ -138,6 +138,9 @@ import Testing
                 .decode("d", as: Bool.self) == false, "\(name)")
             #expect(try c.query("SELECT has_table_privilege('certbus_auditor', 'certbus.' || $1, 'SELECT') AS s", [name])[0]
                 .decode("s", as: Bool.self), "\(name)")
+            // Room on each page so sealing is a HOT update.
+            #expect(try c.query("SELECT reloptions::text AS o FROM pg_class WHERE oid = ('certbus.' || $1)::regclass", [name])[0]
+                .decode("o", as: String?.self) == "{fillfactor=50}", "\(name)")
         }
         let bad = #expect(throws: PostgresError.self) { try c.execute("SELECT certbus.audit_ensure_partitions(-1)") }
         #expect(bad?.sqlState == "22023")
