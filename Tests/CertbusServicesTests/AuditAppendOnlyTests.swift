@@ -46,6 +46,10 @@ import Testing
                        [id, hash], contains: "append-only: UPDATE of row \(id)")
         expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 1 WHERE id = $1", [id],
                        contains: "append-only: UPDATE of row \(id)")
+        expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 0, chain_hash = $2 WHERE id = $1", [id, hash],
+                       contains: "append-only: UPDATE of row \(id)")
+        expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 1, chain_hash = $2 WHERE id = $1",
+                       [id, Data(repeating: 7, count: 31)], contains: "append-only: UPDATE of row \(id)")
         #expect(try c.execute("UPDATE certbus.audit_log SET chain_position = 1, chain_hash = $2 WHERE id = $1", [id, hash]) == 1)
         expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 2, chain_hash = $2 WHERE id = $1", [id, hash],
                        contains: "audit row \(id) is already sealed at chain position 1")

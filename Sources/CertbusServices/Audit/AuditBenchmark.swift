@@ -29,6 +29,9 @@ public struct AuditBenchmark: Sendable {
         public var auditedMicroseconds: Double
         public var overheadMicroseconds: Double { auditedMicroseconds - baselineMicroseconds }
         public var overheadPercent: Double { baselineMicroseconds > 0 ? overheadMicroseconds / baselineMicroseconds * 100 : 0 }
+        /// The same in CPU time (certbus + backend) per transaction, microseconds; nil when unreadable.
+        public var baselineCPUMicroseconds: Double?
+        public var auditedCPUMicroseconds: Double?
         /// Rows sealed and the time it took.
         public var sealedRows: Int
         public var sealSeconds: Double
@@ -98,11 +101,18 @@ public struct AuditBenchmark: Sendable {
         }
         // Interleave rounds so drift on a shared machine hits both sides alike.
         var baseline = 0.0, audited = 0.0
+        var baselineCPU: Double? = 0, auditedCPU: Double? = 0
         let rounds = 10
         let perRound = max(1, transactions / rounds)
         for round in 0..<rounds {
+            var cpu = Self.cpuSeconds(backend: c.backendPID)
             baseline += try Self.time { for i in 0..<perRound { try lifecycle(audit: false, round * perRound + i) } }
+            var after = Self.cpuSeconds(backend: c.backendPID)
+            baselineCPU = Self.difference(after, cpu).flatMap { d in baselineCPU.map { $0 + d } }
+            cpu = after
             audited += try Self.time { for i in 0..<perRound { try lifecycle(audit: true, round * perRound + i) } }
+            after = Self.cpuSeconds(backend: c.backendPID)
+            auditedCPU = Self.difference(after, cpu).flatMap { d in auditedCPU.map { $0 + d } }
         }
         let timed = perRound * rounds
         let baselineMicros = baseline / Double(timed) * 1_000_000
@@ -147,6 +157,8 @@ public struct AuditBenchmark: Sendable {
         }
         return Result(
             transactions: timed, baselineMicroseconds: baselineMicros, auditedMicroseconds: auditedMicros,
+            baselineCPUMicroseconds: baselineCPU.map { $0 / Double(timed) * 1_000_000 },
+            auditedCPUMicroseconds: auditedCPU.map { $0 / Double(timed) * 1_000_000 },
             sealedRows: sealed, sealSeconds: sealSeconds, verifiedRows: Int(report.rowsVerified),
             verifySeconds: verifySeconds, bulkInsertRowsPerSecond: Double(rows) / insertSeconds,
             sealCPUSeconds: Self.difference(sealCPU, sealCPUStart), verifyCPUSeconds: Self.difference(verifyCPU, verifyCPUStart),
