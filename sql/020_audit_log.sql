@@ -91,8 +91,10 @@ COMMENT ON COLUMN certbus.audit_log.chain_position IS 'Position in the hash chai
 COMMENT ON COLUMN certbus.audit_log.chain_hash IS 'SHA-256(previous chain_hash || canonical encoding of this row), set once by the audit sealer; NULL until sealed.';
 
 -- Indexes: each is created on the partitioned table and so exists on every partition.
-CREATE INDEX audit_log_entity ON certbus.audit_log (entity_type, entity_id, id);
-COMMENT ON INDEX certbus.audit_log_entity IS 'audit list --entity-type/--entity-id, newest first.';
+CREATE INDEX audit_log_entity ON certbus.audit_log (entity_id, id);
+COMMENT ON INDEX certbus.audit_log_entity IS 'audit list --entity-id (with or without --entity-type), newest first.';
+CREATE INDEX audit_log_entity_type ON certbus.audit_log (entity_type, id);
+COMMENT ON INDEX certbus.audit_log_entity_type IS 'audit list --entity-type, newest first.';
 CREATE INDEX audit_log_action ON certbus.audit_log (action, id);
 COMMENT ON INDEX certbus.audit_log_action IS 'audit list --action, newest first.';
 CREATE INDEX audit_log_actor ON certbus.audit_log (actor_id, id);
@@ -166,18 +168,19 @@ COMMENT ON FUNCTION certbus.audit_log_before_update() IS
 CREATE FUNCTION certbus.audit_log_reject_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'the audit log is append-only: DELETE of row % is not allowed', OLD.id
+  IF TG_LEVEL = 'ROW' THEN
+    RAISE EXCEPTION 'the audit log is append-only: % of %.% row % is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, OLD.id
       USING ERRCODE = 'restrict_violation',
             HINT = 'Old partitions are archived and dropped by the owner after a signed checkpoint covers them (docs/audit.md).';
   END IF;
-  RAISE EXCEPTION 'the audit log is append-only: % of % is not allowed', TG_OP, TG_TABLE_NAME
+  RAISE EXCEPTION 'the audit log is append-only: % of %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
     USING ERRCODE = 'restrict_violation',
           HINT = 'Old partitions are archived and dropped by the owner after a signed checkpoint covers them (docs/audit.md).';
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_log_reject_change() IS
-  'Trigger: rejects DELETE and TRUNCATE on the audit log (and on each of its partitions) with a clear message.';
+  'Trigger: rejects DELETE and TRUNCATE on the audit log and each of its partitions (and UPDATE of checkpoints) '
+  'with a clear message.';
 
 CREATE FUNCTION certbus.audit_log_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$

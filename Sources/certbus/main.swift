@@ -7,6 +7,9 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        AuditCommands.command,
+        BenchCommands.command,
+        EndpointCommands.command,
     ]
 }
 
