@@ -110,7 +110,7 @@ public enum BuiltInCAProvisioner {
                 let connector = try BuiltInCertificateAuthority(authority: record, keyEncryptionKey: keyEncryptionKey)
                 _ = try connector.publishCRL(on: c)
                 try Lifecycle.audit(
-                    "CA_CREATED", entityType: "CA", entityId: id.uuidString.lowercased(), actor: actor,
+                    .caCreated, entityType: .ca, entityId: id.uuidString.lowercased(), actor: actor,
                     details: ["name": record.name, "kind": record.kind, "parent": record.parentId?.uuidString.lowercased() ?? NSNull(),
                               "subject": connector.issuer.certificate.subject.description,
                               "notAfter": PostgresTimestamp.format(connector.issuer.certificate.notAfter),
