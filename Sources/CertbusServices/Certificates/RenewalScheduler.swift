@@ -79,9 +79,9 @@ public struct RenewalScheduler: PeriodicTask {
         _ = try c.query(
             """
             SELECT certbus.change_endpoint_status(e.id, 'AUTO_RENEW_SCHEDULED', 'SYSTEM', $2,
-                   'renewal job ' || $3::text || ' scheduled for certificate ' || $1::text, $3)
+                   'renewal job ' || $3::bigint::text || ' scheduled for certificate ' || $1::uuid::text, $3::bigint)
               FROM certbus.endpoints e
-             WHERE e.expected_certificate_id = $1
+             WHERE e.expected_certificate_id = $1::uuid
                AND certbus.automation_move_problem(e.automation_status, 'AUTO_RENEW_SCHEDULED', e.kind) IS NULL
             """, [certificate, actor, jobId])
     }
