@@ -26,6 +26,9 @@
 /// OPENSSL_free is a macro (it passes __FILE__/__LINE__).
 static inline void certbus_OPENSSL_free(void *p) { OPENSSL_free(p); }
 
+/// OPENSSL_malloc is a macro (it passes __FILE__/__LINE__).
+static inline void *certbus_OPENSSL_malloc(size_t n) { return OPENSSL_malloc(n); }
+
 /// BIO_get_mem_data is a macro over BIO_ctrl.
 static inline long certbus_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 
@@ -76,5 +79,11 @@ static inline uint64_t certbus_http_SSL_OP_IGNORE_UNEXPECTED_EOF(void) {
     return (uint64_t)SSL_OP_IGNORE_UNEXPECTED_EOF;
 }
 // ---- end CertbusHTTP -----------------------------------------------------
+
+// ---- TLSProbe (Sources/CertbusHTTP/TLSProbe.swift) -----------------------
+// Typed X509 stacks are macros in OpenSSL 3.
+static inline int certbus_probe_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
+static inline X509 *certbus_probe_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }
+// ---- end TLSProbe --------------------------------------------------------
 
 #endif

@@ -36,7 +36,9 @@ public struct AutomationTransitionError: Error, CustomStringConvertible, Sendabl
 ///    the common errors and "Automation at risk".
 /// 3. Otherwise the move must be listed in `forward` (the happy path of the
 ///    seed's workflow: requested → CSR/ACME steps → issuing → issued →
-///    delivering or installing → validating → successful → Configured).
+///    delivering or installing → validating → successful → Configured; an already issued certificate
+///    goes requested → ready to be installed). sql/050_endpoints.sql mirrors these rules and steps
+///    (`certbus.automation_move_problem`); a test compares every move.
 /// 4. From an error status, automation restarts ("Automation requested",
 ///    "Automation scheduled", "Auto renew scheduled"), is handed to a person
 ///    ("Action required"), or is reset ("Configured", "Not configured").
@@ -57,6 +59,8 @@ public enum AutomationStateMachine {
         .autoRenewScheduled: [.automationRequested, .configured],
         .automationRequested: [
             .approvalPending, .creatingAccount, .validatingDomain, .csrGenerating, .issuingCertificate, .configured,
+            // Installing a certificate that is already issued (an agent install job for an existing certificate).
+            .readyToBeInstalled,
         ],
         .approvalPending: [.approvalDenied, .creatingAccount, .validatingDomain, .csrGenerating, .issuingCertificate],
         .approvalDenied: [.configured, .automationRequested],

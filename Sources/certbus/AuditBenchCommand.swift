@@ -64,6 +64,4 @@ enum AuditBenchCommand {
         if let load = result.loadAverage { invocation.print("load average at the end: \(f(load, 2)) (\(ProcessInfo.processInfo.activeProcessorCount) CPUs)") }
     }
 
-    /// `certbus bench`: the group other areas add their benchmarks to.
-    static let group = Command("bench", abstract: "Benchmarks (run them on a release build).", subcommands: [command])
 }

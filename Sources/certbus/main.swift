@@ -7,8 +7,12 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        WorkerCommand.command,
+        JobsCommands.command,
         AuditCommands.command,
-        AuditBenchCommand.group,
+        ReportCommands.command,
+        BenchCommands.command,
+        EndpointCommands.command,
     ]
 }
 

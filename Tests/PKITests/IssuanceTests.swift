@@ -97,6 +97,53 @@ import Testing
         #expect(text.contains("Version: 3 (0x2)"))
     }
 
+    /// Issuing from a CSR copies the encoded key; issuing from a key object encodes it. Both
+    /// must put the same SubjectPublicKeyInfo into the certificate.
+    @Test(arguments: [KeyAlgorithm.ecdsaP256, .ecdsaP384, .rsa(bits: 2048), .ed25519])
+    func csrAndKeyPathsEncodeTheSameKey(_ algorithm: KeyAlgorithm) throws {
+        let pki = try TestHierarchy()
+        let key = try PrivateKey.generate(algorithm)
+        let csr = try CertificateSigningRequest.create(
+            key: key, subject: DistinguishedName(commonName: "k.example.test"), subjectAlternativeNames: [])
+        let fromCSR = try pki.intermediate.issue(for: csr, profile: .tlsServer())
+        let fromKey = try pki.intermediate.issue(
+            publicKey: key.publicKey, subject: DistinguishedName(commonName: "k.example.test"),
+            subjectAlternativeNames: [], profile: .tlsServer())
+        for certificate in [fromCSR, fromKey] {
+            let reparsed = try Certificate(der: certificate.der)
+            #expect(try reparsed.publicKey.der == key.publicKey.der)
+            #expect(reparsed.publicKeyAlgorithm == algorithm)
+            #expect(certificate.publicKeyAlgorithm == algorithm)
+            #expect(certificate.matches(key))
+            #expect(reparsed.matches(key))
+            #expect(reparsed.subjectKeyIdentifier == certificate.subjectKeyIdentifier)
+            try reparsed.verify(issuer: pki.intermediate.certificate)
+        }
+        #expect(fromCSR.subjectKeyIdentifier == fromKey.subjectKeyIdentifier)
+    }
+
+    /// A CA certificate issued from a CSR can itself issue and sign CRLs.
+    @Test func intermediateFromCSRWorksAsIssuer() throws {
+        let pki = try TestHierarchy()
+        let key = try PrivateKey.generate(.ecdsaP256)
+        let csr = try CertificateSigningRequest.create(
+            key: key, subject: DistinguishedName(commonName: "CSR Sub CA"), subjectAlternativeNames: [])
+        let subCA = try CertificateIssuer(
+            certificate: pki.root.issue(for: csr, profile: .intermediateCA()), key: key)
+        let (_, leaf) = try TestHierarchy.Leaf.issue(from: subCA)
+        try leaf.verify(issuer: subCA.certificate)
+        try subCA.certificate.verify(issuer: pki.root.certificate)
+        let crl = try subCA.revocationList(entries: [], crlNumber: 1, nextUpdate: Date().addingTimeInterval(60))
+        try crl.verify(issuer: subCA.certificate)
+        let scratch = try ScratchDirectory()
+        try scratch.write(pki.root.certificate.pem, to: "root.pem")
+        try scratch.write(subCA.certificate.pem, to: "sub.pem")
+        try scratch.write(leaf.pem, to: "leaf.pem")
+        let result = try OpenSSLTool.run(
+            ["verify", "-CAfile", "root.pem", "-untrusted", "sub.pem", "-purpose", "sslserver", "leaf.pem"], in: scratch.url)
+        #expect(result.output == "leaf.pem: OK\n", "\(result.combined)")
+    }
+
     @Test func rsaLeafGetsKeyEncipherment() throws {
         let pki = try TestHierarchy(rootAlgorithm: .rsa(bits: 2048), intermediateAlgorithm: .rsa(bits: 2048))
         let (_, leaf) = try pki.issueLeaf(algorithm: .rsa(bits: 2048))

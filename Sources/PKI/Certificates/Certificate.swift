@@ -8,18 +8,22 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     let x509: OpaquePointer
     /// The DER encoding exactly as parsed or issued.
     public let der: Data
+    /// The subject key, for certificates certbus built by copying an encoded key (their X509
+    /// object then has no decoded key; see ``EncodedPublicKeyInfo``).
+    private let knownSubjectKey: PublicKey?
 
     /// Takes ownership of `x509`; `der` must be its encoding.
-    init(taking x509: OpaquePointer, der: Data) {
+    init(taking x509: OpaquePointer, der: Data, knownSubjectKey: PublicKey? = nil) {
         self.x509 = x509
         self.der = der
+        self.knownSubjectKey = knownSubjectKey
         // Decode and cache the extensions now, so later concurrent reads only read.
         X509_check_purpose(x509, -1, 0)
         OpenSSLErrorQueue.clear()
     }
 
     /// Takes ownership of a freshly built `x509`, encoding it.
-    convenience init(taking x509: OpaquePointer, operation: String) throws {
+    convenience init(taking x509: OpaquePointer, operation: String, knownSubjectKey: PublicKey?) throws {
         let der: Data
         do {
             der = try encodeDER(operation) { i2d_X509(x509, $0) }
@@ -27,7 +31,15 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
             X509_free(x509)
             throw error
         }
-        self.init(taking: x509, der: der)
+        self.init(taking: x509, der: der, knownSubjectKey: knownSubjectKey)
+    }
+
+    /// The subject's EVP_PKEY (not retained). Use this, never X509_get0_pubkey, inside PKI.
+    var subjectKeyPointer: OpaquePointer? {
+        if let knownSubjectKey { return knownSubjectKey.pkey }
+        let pkey = X509_get0_pubkey(x509)
+        if pkey == nil { OpenSSLErrorQueue.clear() }
+        return pkey
     }
 
     deinit { X509_free(x509) }
@@ -196,6 +208,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     /// The subject public key.
     public var publicKey: PublicKey {
         get throws {
+            if let knownSubjectKey { return knownSubjectKey }
             guard let pkey = X509_get_pubkey(x509) else {
                 throw PKIError.openSSL(.unsupported, "read certificate public key", "the public key cannot be decoded")
             }
@@ -205,10 +218,8 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// The subject key's algorithm, or nil for a key type certbus does not handle.
     public var publicKeyAlgorithm: KeyAlgorithm? {
-        guard let pkey = X509_get0_pubkey(x509) else {
-            OpenSSLErrorQueue.clear()
-            return nil
-        }
+        if let knownSubjectKey { return knownSubjectKey.algorithm }
+        guard let pkey = subjectKeyPointer else { return nil }
         let algorithm = try? KeyAlgorithm.of(pkey, operation: "read certificate public key")
         OpenSSLErrorQueue.clear()
         return algorithm
@@ -225,19 +236,25 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         X509_NAME_cmp(X509_get_subject_name(x509), X509_get_issuer_name(x509)) == 0
     }
 
-    /// Checks that `issuer` issued this certificate: the names chain, the key identifiers match
-    /// when both are present, the issuer may sign certificates, and the signature verifies
-    /// under the issuer's public key. Validity dates are not checked.
+    /// Checks that `issuer` issued this certificate: the names chain, the authority key
+    /// identifier matches the issuer's subject key identifier when both are present, the
+    /// issuer's keyUsage (if any) allows certificate signing, and the signature verifies under
+    /// the issuer's public key. Validity dates are not checked.
     public func verify(issuer: Certificate) throws {
         let operation = "verify certificate signature"
-        let link = X509_check_issued(issuer.x509, x509)
-        guard link == X509_V_OK else {
-            let reason = X509_verify_cert_error_string(Int(link)).map { String(cString: $0) } ?? "code \(link)"
-            OpenSSLErrorQueue.clear()
-            throw PKIError(.verificationFailed, operation: operation,
-                           message: "\(issuer.subject) is not the issuer of \(subject): \(reason)")
+        func failure(_ message: String) -> PKIError {
+            PKIError(.verificationFailed, operation: operation, message: message)
         }
-        guard let key = X509_get0_pubkey(issuer.x509) else {
+        guard X509_NAME_cmp(X509_get_subject_name(issuer.x509), X509_get_issuer_name(x509)) == 0 else {
+            throw failure("\(issuer.subject) is not the issuer of \(subject): the issuer name is \(self.issuer)")
+        }
+        if let authority = authorityKeyIdentifier, let issuerKeyID = issuer.subjectKeyIdentifier, authority != issuerKeyID {
+            throw failure("\(issuer.subject) is not the issuer of \(subject): the authority key identifier does not match")
+        }
+        if let usage = issuer.keyUsage, !usage.contains(.keyCertSign) {
+            throw failure("the keyUsage of \(issuer.subject) does not allow signing certificates")
+        }
+        guard let key = issuer.subjectKeyPointer else {
             throw PKIError.openSSL(.unsupported, operation, "the issuer's public key cannot be decoded")
         }
         guard X509_verify(x509, key) == 1 else {
@@ -247,10 +264,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// Whether this certificate's public key is the public half of `key`.
     public func matches(_ key: PrivateKey) -> Bool {
-        guard let pkey = X509_get0_pubkey(x509) else {
-            OpenSSLErrorQueue.clear()
-            return false
-        }
+        guard let pkey = subjectKeyPointer else { return false }
         return EVP_PKEY_eq(pkey, key.pkey) == 1
     }
 

@@ -6,7 +6,15 @@ import Foundation
 /// Immutable and safe to share between threads. Subject, SANs and the public key are decoded
 /// once, when the request is created or parsed.
 public final class CertificateSigningRequest: @unchecked Sendable, CustomStringConvertible {
-    let request: OpaquePointer
+    /// Owns the X509_REQ; shared with ``publicKey``, which points into it.
+    private final class Storage {
+        let request: OpaquePointer
+        init(_ request: OpaquePointer) { self.request = request }
+        deinit { X509_REQ_free(request) }
+    }
+
+    private let storage: Storage
+    var request: OpaquePointer { storage.request }
     /// The DER encoding exactly as parsed or created.
     public let der: Data
     /// The requested subject.
@@ -18,22 +26,17 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
 
     /// Takes ownership of `request`; `der` must be its encoding.
     private init(taking request: OpaquePointer, der: Data, operation: String) throws {
-        do {
-            guard let pkey = X509_REQ_get_pubkey(request) else {
-                throw PKIError.openSSL(.malformedInput, operation, "the public key cannot be decoded")
-            }
-            publicKey = try PublicKey(taking: pkey, operation: operation)
-            subjectAlternativeNames = try Self.readSubjectAlternativeNames(request, operation)
-        } catch {
-            X509_REQ_free(request)
-            throw error
+        let storage = Storage(request)
+        guard let pkey = X509_REQ_get_pubkey(request) else {
+            throw PKIError.openSSL(.malformedInput, operation, "the public key cannot be decoded")
         }
-        self.request = request
+        let encodedInfo = X509_REQ_get_X509_PUBKEY(request).map { EncodedPublicKeyInfo(owner: storage, pointer: $0) }
+        publicKey = try PublicKey(taking: pkey, operation: operation, encodedInfo: encodedInfo)
+        subjectAlternativeNames = try Self.readSubjectAlternativeNames(request, operation)
+        self.storage = storage
         self.der = der
         subject = DistinguishedName(reading: X509_REQ_get_subject_name(request))
     }
-
-    deinit { X509_REQ_free(request) }
 
     /// Parses a DER request. The signature is not checked here: call ``verifySignature()``.
     public convenience init(der: Data) throws {

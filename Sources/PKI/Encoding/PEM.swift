@@ -40,41 +40,60 @@ public enum PEM {
     /// different label, legacy encryption headers or invalid base64 are errors.
     /// Returns an empty array when there is no BEGIN line at all.
     public static func blocks(in text: String) throws -> [PEMBlock] {
+        var text = text
+        return try text.withUTF8 { try blocks(in: $0) }
+    }
+
+    private static let beginPrefix = Array("-----BEGIN ".utf8)
+    private static let endPrefix = Array("-----END ".utf8)
+    private static let dashes = Array("-----".utf8)
+
+    /// The byte-level scanner behind ``blocks(in:)`` (string-level trimming is far slower).
+    private static func blocks(in bytes: UnsafeBufferPointer<UInt8>) throws -> [PEMBlock] {
         let operation = "decode PEM"
         var blocks: [PEMBlock] = []
         var currentLabel: String?
-        var body = ""
+        var body: [UInt8] = []
         var lineNumber = 0
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        var lineStart = 0
+        while lineStart <= bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             lineNumber += 1
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            var first = lineStart
+            var last = lineEnd
+            while first < last && isBlank(bytes[first]) { first += 1 }
+            while last > first && isBlank(bytes[last - 1]) { last -= 1 }
+            let line = UnsafeBufferPointer(rebasing: bytes[first..<last])
+            lineStart = lineEnd + 1
+
             if let label = currentLabel {
-                if line.hasPrefix("-----END ") {
-                    guard let endLabel = boundaryLabel(line, prefix: "-----END ") else {
+                if hasPrefix(line, endPrefix) {
+                    guard let endLabel = boundaryLabel(line, prefix: endPrefix) else {
                         throw PKIError(.malformedInput, operation: operation, message: "line \(lineNumber): malformed END line")
                     }
                     guard endLabel == label else {
                         throw PKIError(.malformedInput, operation: operation,
                                        message: "line \(lineNumber): END \(endLabel) does not match BEGIN \(label)")
                     }
-                    guard let der = Data(base64Encoded: body), !der.isEmpty else {
+                    guard let der = Data(base64Encoded: Data(body)), !der.isEmpty else {
                         throw PKIError(.malformedInput, operation: operation,
                                        message: "the \(label) block ending on line \(lineNumber) is not valid base64")
                     }
                     blocks.append(PEMBlock(label: label, der: der))
                     currentLabel = nil
-                    body = ""
-                } else if line.hasPrefix("-----BEGIN ") {
+                    body.removeAll(keepingCapacity: true)
+                } else if hasPrefix(line, beginPrefix) {
                     throw PKIError(.malformedInput, operation: operation,
                                    message: "line \(lineNumber): BEGIN inside the unterminated \(label) block")
-                } else if line.contains(":") {
+                } else if line.contains(UInt8(ascii: ":")) {
                     throw PKIError(.unsupported, operation: operation,
                                    message: "line \(lineNumber): PEM headers (legacy encrypted PEM) are not supported")
                 } else {
-                    body += line
+                    body.append(contentsOf: line)
                 }
-            } else if line.hasPrefix("-----BEGIN ") {
-                guard let label = boundaryLabel(line, prefix: "-----BEGIN ") else {
+            } else if hasPrefix(line, beginPrefix) {
+                guard let label = boundaryLabel(line, prefix: beginPrefix) else {
                     throw PKIError(.malformedInput, operation: operation, message: "line \(lineNumber): malformed BEGIN line")
                 }
                 currentLabel = label
@@ -84,6 +103,14 @@ public enum PEM {
             throw PKIError(.malformedInput, operation: operation, message: "the \(currentLabel) block has no END line")
         }
         return blocks
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+    }
+
+    private static func hasPrefix(_ line: UnsafeBufferPointer<UInt8>, _ prefix: [UInt8]) -> Bool {
+        line.count >= prefix.count && line.prefix(prefix.count).elementsEqual(prefix)
     }
 
     /// The single block of `text` whose label is one of `labels`, for parsers of one object.
@@ -106,10 +133,11 @@ public enum PEM {
         return first
     }
 
-    private static func boundaryLabel(_ line: String, prefix: String) -> String? {
-        guard line.hasPrefix(prefix), line.hasSuffix("-----"), line.count >= prefix.count + 5 else { return nil }
-        let label = line.dropFirst(prefix.count).dropLast(5)
-        guard !label.isEmpty, !label.hasPrefix("-"), !label.hasSuffix("-") else { return nil }
-        return String(label)
+    private static func boundaryLabel(_ line: UnsafeBufferPointer<UInt8>, prefix: [UInt8]) -> String? {
+        guard line.count > prefix.count + dashes.count, line.suffix(dashes.count).elementsEqual(dashes) else { return nil }
+        let label = line[prefix.count..<(line.count - dashes.count)]
+        guard label.first != UInt8(ascii: "-"), label.last != UInt8(ascii: "-"),
+              label.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { return nil }
+        return String(decoding: label, as: UTF8.self)
     }
 }

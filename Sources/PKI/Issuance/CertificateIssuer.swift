@@ -59,8 +59,8 @@ public final class CertificateIssuer: @unchecked Sendable {
         let subjectName = try subject.makeX509Name(operation)
         defer { X509_NAME_free(subjectName) }
         let certificate = try build(
-            operation: operation, subjectName: subjectName, issuerName: subjectName, subjectKey: key.pkey,
-            subjectAlgorithm: key.algorithm, sans: [], profile: profile, window: window,
+            operation: operation, subjectName: subjectName, issuerName: subjectName, subjectKey: key.publicKey,
+            sans: [], profile: profile, window: window,
             signingKey: key, authorityKeyIdentifier: nil)
         return try CertificateIssuer(certificate: certificate, key: key)
     }
@@ -101,14 +101,14 @@ public final class CertificateIssuer: @unchecked Sendable {
         defer { X509_NAME_free(subjectName) }
         return try Self.build(
             operation: operation, subjectName: subjectName, issuerName: X509_get_subject_name(certificate.x509),
-            subjectKey: publicKey.pkey, subjectAlgorithm: publicKey.algorithm, sans: sans, profile: profile,
+            subjectKey: publicKey, sans: sans, profile: profile,
             window: window, signingKey: key, authorityKeyIdentifier: authorityKeyIdentifierExtension)
     }
 
     /// Assembles and signs one certificate.
     private static func build(
-        operation: String, subjectName: OpaquePointer, issuerName: OpaquePointer?, subjectKey: OpaquePointer,
-        subjectAlgorithm: KeyAlgorithm, sans: [SubjectAlternativeName], profile: IssuanceProfile,
+        operation: String, subjectName: OpaquePointer, issuerName: OpaquePointer?, subjectKey: PublicKey,
+        sans: [SubjectAlternativeName], profile: IssuanceProfile,
         window: ValidityWindow, signingKey: PrivateKey, authorityKeyIdentifier: OpaquePointer?
     ) throws -> Certificate {
         let digest = try SignatureDigest.resolve(profile.signatureDigest, for: signingKey.algorithm, operation: operation)
@@ -130,11 +130,21 @@ public final class CertificateIssuer: @unchecked Sendable {
               X509_set_issuer_name(x509, issuerName) == 1,
               X509_set_subject_name(x509, subjectName) == 1,
               X509_set1_notBefore(x509, notBefore) == 1,
-              X509_set1_notAfter(x509, notAfter) == 1,
-              X509_set_pubkey(x509, subjectKey) == 1
+              X509_set1_notAfter(x509, notAfter) == 1
         else {
             throw PKIError.openSSL(.internalFailure, operation, "cannot fill in the certificate")
         }
+        // Copy the already-encoded key when we have it (fast); otherwise let OpenSSL encode it.
+        var knownSubjectKey: PublicKey?
+        if let encoded = subjectKey.encodedInfo, let target = X509_get_X509_PUBKEY(x509) {
+            try encoded.copy(into: target, operation)
+            knownSubjectKey = subjectKey
+        } else {
+            guard X509_set_pubkey(x509, subjectKey.pkey) == 1 else {
+                throw PKIError.openSSL(.internalFailure, operation, "cannot set the subject public key")
+            }
+        }
+        let subjectAlgorithm = subjectKey.algorithm
 
         let isCA: Bool
         let pathLength: Int?
@@ -178,7 +188,7 @@ public final class CertificateIssuer: @unchecked Sendable {
             throw PKIError.openSSL(.internalFailure, operation, "signing failed")
         }
         owned = false
-        return try Certificate(taking: x509, operation: operation)
+        return try Certificate(taking: x509, operation: operation, knownSubjectKey: knownSubjectKey)
     }
 
     /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.

@@ -6,15 +6,19 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
     let pkey: OpaquePointer
     /// The key's type and size.
     public let algorithm: KeyAlgorithm
+    /// The already-encoded SubjectPublicKeyInfo this key was decoded from, when known (keys from
+    /// a CSR): issuance copies it instead of re-encoding the key, which is slow in OpenSSL 3.0.
+    let encodedInfo: EncodedPublicKeyInfo?
 
     /// Shares an already referenced `pkey` (the caller transferred one reference).
     init(sharing pkey: OpaquePointer, algorithm: KeyAlgorithm) {
         self.pkey = pkey
         self.algorithm = algorithm
+        encodedInfo = nil
     }
 
     /// Takes ownership of `pkey`, freeing it if its type is unsupported.
-    init(taking pkey: OpaquePointer, operation: String) throws {
+    init(taking pkey: OpaquePointer, operation: String, encodedInfo: EncodedPublicKeyInfo? = nil) throws {
         do {
             algorithm = try KeyAlgorithm.of(pkey, operation: operation)
         } catch {
@@ -22,6 +26,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
             throw error
         }
         self.pkey = pkey
+        self.encodedInfo = encodedInfo
     }
 
     deinit { EVP_PKEY_free(pkey) }

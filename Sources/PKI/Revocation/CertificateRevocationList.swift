@@ -111,7 +111,7 @@ public final class CertificateRevocationList: @unchecked Sendable, CustomStringC
             throw PKIError(.verificationFailed, operation: operation,
                            message: "the CRL's authority key identifier does not match the key of \(issuer.subject)")
         }
-        guard let key = X509_get0_pubkey(issuer.x509) else {
+        guard let key = issuer.subjectKeyPointer else {
             throw PKIError.openSSL(.unsupported, operation, "the issuer's public key cannot be decoded")
         }
         guard X509_CRL_verify(crl, key) == 1 else {

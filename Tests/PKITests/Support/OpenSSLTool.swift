@@ -11,9 +11,11 @@ enum OpenSSLTool {
         var combined: String { output + errorOutput }
     }
 
-    /// Runs `openssl arguments...` to completion, with `input` on stdin.
+    /// Runs `openssl arguments...` to completion, with `input` on stdin; a run longer than
+    /// `timeout` is killed and reported with status -1.
     @discardableResult
-    static func run(_ arguments: [String], input: Data = Data(), in directory: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], input: Data = Data(), in directory: URL? = nil,
+                    timeout: TimeInterval = 60) throws -> Result {
         let scratch = try ScratchDirectory()
         let outURL = scratch.url.appendingPathComponent("stdout")
         let errURL = scratch.url.appendingPathComponent("stderr")
@@ -28,8 +30,19 @@ enum OpenSSLTool {
         process.standardInput = try FileHandle(forReadingFrom: inURL)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+            // Our own child, by pid; SIGKILL because children spawned from dispatch threads
+            // inherit a signal mask that blocks SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+            process.terminationHandler = nil
+            return Result(status: -1, output: "", errorOutput: "openssl \(arguments.first ?? "") timed out after \(Int(timeout)) s")
+        }
         process.waitUntilExit()
+        process.terminationHandler = nil // the handler otherwise keeps the Process alive
         return Result(
             status: process.terminationStatus,
             output: (try? readText(outURL.path)) ?? "",

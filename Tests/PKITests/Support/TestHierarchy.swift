@@ -21,14 +21,22 @@ struct TestHierarchy {
         intermediate = try CertificateIssuer(certificate: intermediateCertificate, key: intermediateKey)
     }
 
-    /// A leaf for `dnsName` (and 127.0.0.1) with a fresh key, issued from a CSR.
+    /// A leaf for `dnsName` (and 127.0.0.1) with a fresh key, issued from a CSR by the intermediate.
     func issueLeaf(dnsName: String = "www.example.test", algorithm: KeyAlgorithm = .ecdsaP256,
                    profile: IssuanceProfile = .tlsServer()) throws -> (key: PrivateKey, certificate: Certificate) {
-        let key = try PrivateKey.generate(algorithm)
-        let csr = try CertificateSigningRequest.create(
-            key: key, subject: DistinguishedName(commonName: dnsName),
-            subjectAlternativeNames: [.dnsName(dnsName), .ipAddress(IPAddress("127.0.0.1")!)])
-        return (key, try intermediate.issue(for: csr, profile: profile))
+        try Leaf.issue(from: intermediate, dnsName: dnsName, algorithm: algorithm, profile: profile)
+    }
+
+    enum Leaf {
+        /// A leaf for `dnsName` (and 127.0.0.1) with a fresh key, issued from a CSR by `issuer`.
+        static func issue(from issuer: CertificateIssuer, dnsName: String = "www.example.test", algorithm: KeyAlgorithm = .ecdsaP256,
+                          profile: IssuanceProfile = .tlsServer()) throws -> (key: PrivateKey, certificate: Certificate) {
+            let key = try PrivateKey.generate(algorithm)
+            let csr = try CertificateSigningRequest.create(
+                key: key, subject: DistinguishedName(commonName: dnsName),
+                subjectAlternativeNames: [.dnsName(dnsName), .ipAddress(IPAddress("127.0.0.1")!)])
+            return (key, try issuer.issue(for: csr, profile: profile))
+        }
     }
 
     /// Writes root.pem, intermediate.pem into `scratch`.

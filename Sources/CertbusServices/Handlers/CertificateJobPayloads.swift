@@ -1,0 +1,83 @@
+import Foundation
+
+/// The ISSUE_CERT payload. Either `requestId` (a request made by `certbus cert request` or
+/// released by an approval), or an inline request for psql and scripts: `profile` plus either
+/// `csr` (PEM) or names (`commonName`, `subjectAlternativeNames`) for a server-generated key.
+///
+/// ```sql
+/// SELECT certbus.enqueue_job('ISSUE_CERT', jsonb_build_object('profile', 'web', 'csr', pg_read_file('/tmp/a.csr')));
+/// ```
+public struct IssueCertificatePayload: Codable, Sendable, Equatable {
+    /// An existing request.
+    public var requestId: UUID?
+    /// Inline: the RA profile, by name or id.
+    public var profile: String?
+    /// Inline: the CSR, PEM.
+    public var csr: String?
+    /// Inline, without CSR: the common name.
+    public var commonName: String?
+    /// Inline, without CSR: the subject alternative names.
+    public var subjectAlternativeNames: [String]?
+    /// Inline, without CSR: the key type to generate (default: the profile's).
+    public var keyAlgorithm: String?
+    /// Inline: the group, by name.
+    public var group: String?
+    /// Inline: the idempotency key (default `job:<job id>`).
+    public var idempotencyKey: String?
+
+    /// A payload releasing an existing request.
+    public init(requestId: UUID) { self.requestId = requestId }
+
+    /// An inline payload.
+    public init(profile: String, csr: String? = nil, commonName: String? = nil, subjectAlternativeNames: [String]? = nil,
+                keyAlgorithm: String? = nil, group: String? = nil, idempotencyKey: String? = nil) {
+        self.profile = profile
+        self.csr = csr
+        self.commonName = commonName
+        self.subjectAlternativeNames = subjectAlternativeNames
+        self.keyAlgorithm = keyAlgorithm
+        self.group = group
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// The RENEW_CERT payload: the certificate to renew (same names, profile and group), whether to
+/// use a new key, or the id of an approved renewal request.
+public struct RenewCertificatePayload: Codable, Sendable, Equatable {
+    /// The certificate to renew.
+    public var certificateId: UUID?
+    /// Generate a new key (certbus then holds it) instead of reusing the current one.
+    public var rekey: Bool?
+    /// An existing (approved) renewal request.
+    public var requestId: UUID?
+
+    /// Creates a payload.
+    public init(certificateId: UUID? = nil, rekey: Bool? = nil, requestId: UUID? = nil) {
+        self.certificateId = certificateId
+        self.rekey = rekey
+        self.requestId = requestId
+    }
+}
+
+/// The REVOKE_CERT payload.
+public struct RevokeCertificatePayload: Codable, Sendable, Equatable {
+    /// The certificate to revoke.
+    public var certificateId: UUID
+    /// The RFC 5280 reason name (default unspecified).
+    public var reason: String?
+
+    /// Creates a payload.
+    public init(certificateId: UUID, reason: String? = nil) {
+        self.certificateId = certificateId
+        self.reason = reason
+    }
+}
+
+/// The CA_REFRESH payload (the CA may also come from the job's `ca_id`).
+public struct RefreshCAPayload: Codable, Sendable, Equatable {
+    /// The CA to refresh.
+    public var caId: UUID?
+
+    /// Creates a payload.
+    public init(caId: UUID?) { self.caId = caId }
+}

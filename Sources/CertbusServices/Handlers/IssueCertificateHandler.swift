@@ -1,0 +1,118 @@
+import CertbusBus
+import CertbusCore
+import Foundation
+import PKI
+import Postgres
+
+/// ISSUE_CERT: issues a certificate from a CSR (the requester keeps its key) or for a key
+/// certbus generates and keeps sealed. The request is checked against its RA profile (CSR
+/// signature, key type and strength, names against the allowed domains), written as a request
+/// row before the CA is asked (so a crash after the CA's answer fetches the same certificate
+/// again instead of issuing a second one), and the certificate, the request's outcome, audit rows
+/// and the CERTIFICATE_ACTION_PERFORMED event commit with the job's SUCCESS. Refusals fail the
+/// job at once (no retry) and record ISSUANCE_FAILED; unreachable CAs are retried.
+public struct IssueCertificateHandler: JobHandler {
+    public var kind: JobKind { .issueCertificate }
+    let process: IssuanceProcess
+
+    /// A handler issuing through the CAs of `registry`.
+    public init(registry: CertificateAuthorityRegistry) {
+        process = IssuanceProcess(registry: registry)
+    }
+
+    public func run(_ job: Job, context: JobContext) throws -> JobCompletion {
+        var prepared: PreparedRequest?
+        do {
+            let payload = try job.decodePayload(IssueCertificatePayload.self)
+            prepared = try context.database.withConnection { c in try resolve(payload, job: job, on: c) }
+            return try process.run(prepared!, job: job, context: context)
+        } catch {
+            throw process.failure(error, prepared: prepared, job: job)
+        }
+    }
+
+    /// Loads the request named by the payload, or checks and writes the inline request.
+    func resolve(_ payload: IssueCertificatePayload, job: Job, on c: Connection) throws -> PreparedRequest {
+        if let requestId = payload.requestId {
+            guard let request = try CertificateRequestStore.find(id: requestId, on: c) else {
+                throw RequestRefusal(.invalidRequest, "unknown certificate request \(requestId.uuidString.lowercased())")
+            }
+            let (profile, authority) = try Self.loadPolicy(profileId: request.profileId, caId: request.caId, on: c)
+            if !request.status.isFinal {
+                try Self.recheck(request, profile: profile)
+            }
+            return PreparedRequest(request: request, profile: profile, authority: authority, createdByJob: false,
+                                   predecessor: nil, rekey: false)
+        }
+        let key = payload.idempotencyKey ?? "job:\(job.id)"
+        if let existing = try CertificateRequestStore.find(idempotencyKey: key, on: c) {
+            let (profile, authority) = try Self.loadPolicy(profileId: existing.profileId, caId: existing.caId, on: c)
+            return PreparedRequest(request: existing, profile: profile, authority: authority,
+                                   createdByJob: existing.jobId == job.id, predecessor: nil, rekey: false)
+        }
+        guard let profileName = payload.profile else {
+            throw RequestRefusal(.invalidRequest, "the ISSUE_CERT payload needs requestId, or profile with csr or names")
+        }
+        guard let profile = try RAProfileStore.find(nameOrId: profileName, on: c) else {
+            throw RequestRefusal(.unknownProfile, "unknown RA profile \"\(profileName)\" (see certbus profile list)")
+        }
+        let authority = try Self.checkUsable(profile: profile, on: c)
+        try process.checkIssuing(authority)
+        let checked = try Self.check(payload, profile: profile)
+        var groupId: UUID?
+        if let group = payload.group {
+            guard let row = try c.query("SELECT id FROM certbus.certificate_groups WHERE name = $1", [group]).firstRow else {
+                throw RequestRefusal(.invalidRequest, "unknown certificate group \"\(group)\"")
+            }
+            groupId = try row.decode("id")
+        }
+        let new = NewCertificateRequest(
+            idempotencyKey: key, operation: .issue, status: profile.requiresApproval ? .queued : .submitted, profile: profile,
+            groupId: groupId, predecessorId: nil, checked: checked, csrPEM: checked.csr?.pem, requestedBy: job.triggeredBy,
+            jobId: job.id)
+        let (request, _) = try CertificateRequestStore.insert(new, on: c)
+        return PreparedRequest(request: request, profile: profile, authority: authority, createdByJob: request.jobId == job.id,
+                               predecessor: nil, rekey: false)
+    }
+
+    /// Checks an inline payload against the profile.
+    static func check(_ payload: IssueCertificatePayload, profile: RAProfile) throws -> CheckedRequest {
+        if let pem = payload.csr {
+            guard payload.commonName == nil, payload.subjectAlternativeNames == nil, payload.keyAlgorithm == nil else {
+                throw RequestRefusal(.invalidRequest, "give either a CSR or names (commonName, subjectAlternativeNames), not both")
+            }
+            return try RequestPolicy.check(csr: try RequestPolicy.parseCSR(pem), profile: profile)
+        }
+        return try RequestPolicy.check(commonName: payload.commonName, names: payload.subjectAlternativeNames ?? [],
+                                       keyType: payload.keyAlgorithm, profile: profile)
+    }
+
+    /// Re-checks a stored request against the profile as it is now (it may have been narrowed).
+    static func recheck(_ request: CertificateRequestRecord, profile: RAProfile) throws {
+        if request.generatedKeyType == nil, let pem = request.csrPEM {
+            _ = try RequestPolicy.check(csr: try RequestPolicy.parseCSR(pem), profile: profile)
+        } else if let type = request.generatedKeyType {
+            try RequestPolicy.checkKey(type.algorithm, profile: profile)
+        }
+        _ = try RequestPolicy.checkNames(commonName: request.commonName, names: request.subjectAlternativeNames, profile: profile)
+    }
+
+    /// The profile and CA of a stored request, refusing a disabled profile or an unusable CA.
+    static func loadPolicy(profileId: UUID, caId: UUID, on c: Connection) throws -> (RAProfile, CertificateAuthorityRecord) {
+        guard let profile = try RAProfileStore.find(id: profileId, on: c) else {
+            throw RequestRefusal(.unknownProfile, "the request's RA profile \(profileId.uuidString.lowercased()) no longer exists")
+        }
+        guard profile.enabled else {
+            throw RequestRefusal(.unknownProfile, "RA profile \(profile.name) is disabled")
+        }
+        guard let authority = try CertificateAuthorityStore.find(id: caId, on: c) else {
+            throw RequestRefusal(.unavailableCA, "unknown CA \(caId.uuidString.lowercased())")
+        }
+        return (profile, authority)
+    }
+
+    /// The profile's CA, refusing a disabled profile or a missing CA.
+    static func checkUsable(profile: RAProfile, on c: Connection) throws -> CertificateAuthorityRecord {
+        try loadPolicy(profileId: profile.id, caId: profile.caId, on: c).1
+    }
+}
