@@ -72,7 +72,7 @@ import Testing
         let c = try db.connect()
         let profile = try NotificationProfiles.create(
             on: c, NewNotificationProfile(name: "hook", kind: .webhook, url: "http://127.0.0.1:9/x", maxAttempts: 4),
-            secretBox: nil, actor: .user("alice"))
+            keyEncryptionKey: nil, actor: .user("alice"))
         let trigger = try EventTriggers.create(on: c, NewEventTrigger(
             name: "hook-all", eventType: .approvalClosed, actions: [.notify(profileId: profile.id)]), actor: .user("alice"))
         let event = try EventLog.emitApproval(on: c, closed: true, ApprovalEventData(approvalId: "ap-1", status: "APPROVED"))
