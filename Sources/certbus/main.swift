@@ -10,6 +10,10 @@ extension CommandTree {
         AuditCommands.command,
         BenchCommands.command,
         EndpointCommands.command,
+        AlertsCommands.command,
+        EventsCommands.command,
+        TriggersCommands.command,
+        NotifyProfilesCommands.command,
     ]
 }
 

@@ -98,7 +98,7 @@ public enum NotificationProfiles {
     }
 
     /// A URL without user info and query string, for logs and audit rows.
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "(invalid URL)" }
         components.user = nil
         components.password = nil
