@@ -13,6 +13,10 @@ extension CommandTree {
         ReportCommands.command,
         BenchCommands.command,
         EndpointCommands.command,
+        AlertsCommands.command,
+        EventsCommands.command,
+        TriggersCommands.command,
+        NotifyProfilesCommands.command,
     ]
 }
 
