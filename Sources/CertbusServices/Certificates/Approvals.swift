@@ -180,7 +180,7 @@ public enum Approvals {
             "decidedBy": actor.description, "comment": comment ?? NSNull(), "summary": approval.summary,
         ]
         let action = switch status {
-        case .approved: "APPROVAL_APPROVED"
+        case .approved: "APPROVAL_GRANTED"
         case .denied: "APPROVAL_DENIED"
         case .expired: "APPROVAL_EXPIRED"
         case .pending: "APPROVAL_REQUESTED"

@@ -5,14 +5,13 @@ import Postgres
 /// The calls certificate handlers and commands make into other areas' SQL entry points (audit,
 /// events, alerts, jobs), in the caller's transaction. One place, so the call sites stay typed.
 enum Lifecycle {
-    /// Writes an audit row (`certbus.write_audit`).
+    /// Writes an audit row through ``AuditTrail`` (`certbus.write_audit`).
     static func audit(
         _ action: String, entityType: String, entityId: String, actor: Actor, details: [String: Any] = [:],
         on connection: Connection
     ) throws {
-        _ = try connection.query(
-            "SELECT certbus.write_audit($1, $2, $3, $4, $5, $6::jsonb)",
-            [action, entityType, entityId, actor.kind.rawValue, actor.id, try PostgresJSON(object: details)])
+        try AuditTrail.record(on: connection, action: AuditAction(action), entityType: AuditEntityType(entityType),
+                              entityId: entityId, actor: actor, details: details)
     }
 
     /// Emits a lifecycle event (`certbus.emit_event`).
