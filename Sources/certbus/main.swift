@@ -10,6 +10,8 @@ extension CommandTree {
         AuditCommands.command,
         BenchCommands.command,
         EndpointCommands.command,
+        AgentCommands.command,
+        DiscoveryCommands.command,
     ]
 }
 

@@ -1,3 +1,4 @@
+import CertbusBus
 import CertbusServices
 import CertbusTesting
 import Foundation
@@ -58,5 +59,57 @@ enum AgentTestSupport {
 
     static func count(_ c: Connection, _ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> Int {
         try c.query(sql, parameters)[0].decode("n")
+    }
+}
+
+/// Stands in for `certbus worker` in tests of commands that wait for a job: takes the next QUEUED job
+/// of the handler's kind, runs it, and records its end with the handler's effects in one transaction.
+enum TestWorker {
+    @discardableResult
+    static func runNext(_ handler: some JobHandler, pool: ConnectionPool, waitUpTo timeout: Double = 20) throws -> Int64? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var claimed: Row?
+        while claimed == nil {
+            claimed = try pool.withConnection { c in
+                try c.query(
+                    """
+                    UPDATE certbus.jobs SET status = 'RUNNING', attempt = attempt + 1, started_at = now(), locked_by = 'test-worker',
+                           lease_expires_at = now() + interval '5 minutes'
+                     WHERE id = (SELECT id FROM certbus.jobs WHERE status = 'QUEUED' AND kind = $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                    RETURNING id, name, payload::text AS payload, attempt, max_attempts
+                    """, [handler.kind.rawValue]
+                ).firstRow
+            }
+            if claimed == nil {
+                if Date() >= deadline { return nil }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let row = claimed!
+        let job = Job(
+            id: try row.decode("id"), kind: handler.kind, name: try row.decode("name"),
+            payload: Data(try row.decode("payload", as: String.self).utf8), attempt: try row.decode("attempt"),
+            maxAttempts: try row.decode("max_attempts"), triggeredBy: .user("tester"))
+        do {
+            let completion = try handler.run(job, context: JobContext(database: pool, workerId: "test-worker"))
+            try pool.withTransaction { c in
+                try c.execute(
+                    """
+                    UPDATE certbus.jobs SET status = 'SUCCESS', completed_at = now(), locked_by = NULL, lease_expires_at = NULL,
+                           output = to_jsonb($2::text) WHERE id = $1
+                    """, [job.id, completion.output ?? ""])
+                try completion.commit?(c)
+            }
+        } catch let failure as JobFailure {
+            try pool.withTransaction { c in
+                try c.execute(
+                    """
+                    UPDATE certbus.jobs SET status = 'FAILED', completed_at = now(), locked_by = NULL, lease_expires_at = NULL,
+                           error = $2 WHERE id = $1
+                    """, [job.id, failure.message])
+                try failure.commit?(c)
+            }
+        }
+        return job.id
     }
 }
