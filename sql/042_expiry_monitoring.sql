@@ -61,7 +61,6 @@ COMMENT ON INDEX certbus.certificates_active_not_after IS
 CREATE TABLE certbus.certificate_expiry_marks (
   certificate_id  uuid PRIMARY KEY REFERENCES certbus.certificates (id) ON DELETE CASCADE,
   step_days       integer NOT NULL CHECK (step_days > 0),
-  event_id        bigint,
   marked_at       timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE certbus.certificate_expiry_marks IS
@@ -69,5 +68,24 @@ COMMENT ON TABLE certbus.certificate_expiry_marks IS
   'only when a certificate reaches a new step (upsert ... WHERE step changed, so concurrent scans emit once).';
 COMMENT ON COLUMN certbus.certificate_expiry_marks.certificate_id IS 'The certificate.';
 COMMENT ON COLUMN certbus.certificate_expiry_marks.step_days IS 'The ladder step (days, as written in the profile) last announced.';
-COMMENT ON COLUMN certbus.certificate_expiry_marks.event_id IS 'The CERTIFICATE_EXPIRING event emitted for it.';
 COMMENT ON COLUMN certbus.certificate_expiry_marks.marked_at IS 'When it was announced.';
+
+CREATE FUNCTION certbus.json_time(p_time timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+COMMENT ON FUNCTION certbus.json_time(timestamptz) IS
+  'A time as ISO 8601 UTC text without fractions (2030-01-02T03:04:05Z), the form event payloads use.';
+
+CREATE FUNCTION certbus.certificate_event_fields(p_id uuid, p_common_name text, p_serial_number text,
+                                                 p_fingerprint text, p_profile_id uuid, p_group_id uuid,
+                                                 p_not_after timestamptz) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'certificate_id', p_id, 'common_name', p_common_name, 'serial_number', p_serial_number,
+    'fingerprint_sha256', p_fingerprint, 'profile_id', p_profile_id, 'group_id', p_group_id,
+    'not_after', certbus.json_time(p_not_after)))
+$$;
+COMMENT ON FUNCTION certbus.certificate_event_fields(uuid, text, text, text, uuid, uuid, timestamptz) IS
+  'The certificate fields every certificate event payload carries (certificate_id, common_name, serial_number, '
+  'fingerprint_sha256, profile_id, group_id, not_after), NULLs left out. Callers add the event''s own fields with ||.';

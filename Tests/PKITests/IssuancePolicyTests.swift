@@ -79,7 +79,7 @@ import Testing
         // …but under pathlen 1 an unlimited CA is not.
         let unlimited = try #require(throws: PKIError.self) {
             try policyCA.issue(publicKey: PrivateKey.generate(.ecdsaP256).publicKey, subject: DistinguishedName(commonName: "x"),
-                               subjectAlternativeNames: [], profile: .intermediateCA(pathLength: nil))
+                               subjectAlternativeNames: [], profile: .intermediateCA(validityDays: 30, pathLength: nil))
         }
         #expect(unlimited.message.contains("at most 0"))
     }

@@ -190,9 +190,7 @@ public final class AuditSealerService: @unchecked Sendable {
                     lastCheckpoint = Date()
                     rowsSinceCheckpoint = 0
                 }
-                let pending = try c.query(
-                    "SELECT EXISTS (SELECT 1 FROM certbus.audit_log WHERE chain_position IS NULL) AS pending"
-                )[0].decode("pending", as: Bool.self)
+                let pending = try AuditSealer.hasUnsealed(on: c)
                 // Rows waiting for an older transaction: look again soon, backing off while nothing moves.
                 if pending {
                     pendingWait = sealedNow > 0

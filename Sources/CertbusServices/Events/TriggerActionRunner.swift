@@ -156,4 +156,11 @@ public struct DeliverNotificationPayload: Codable, Sendable, Equatable {
         self.triggerId = triggerId
     }
     enum CodingKeys: String, CodingKey { case profileId = "profile_id", eventId = "event_id", triggerId = "trigger_id" }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(profileId.uuidString.lowercased(), forKey: .profileId)
+        try c.encode(eventId, forKey: .eventId)
+        try c.encodeIfPresent(triggerId?.uuidString.lowercased(), forKey: .triggerId)
+    }
 }

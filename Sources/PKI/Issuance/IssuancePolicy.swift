@@ -14,9 +14,6 @@ enum IssuancePolicy {
         try checkKey(subjectKey, violation)
         try checkURLsAndPolicies(profile, operation)
 
-        if window.notAfter > issuer.notAfter {
-            throw violation("the certificate would outlive its issuer (notAfter \(window.notAfter) is after the CA's \(issuer.notAfter))")
-        }
         if let usage = profile.keyUsage {
             try checkKeyUsage(usage, subjectKey: subjectKey, profile: profile, violation)
         }
@@ -60,6 +57,9 @@ enum IssuancePolicy {
                     throw violation("TLS server certificates issued now may be valid for at most \(maximumDays) days (CA/B Forum BR 6.3.2)")
                 }
             }
+        }
+        if window.notAfter > issuer.notAfter {
+            throw violation("the certificate would outlive its issuer (notAfter \(window.notAfter) is after the CA's \(issuer.notAfter))")
         }
         var seen = Set<SubjectAlternativeName>()
         for san in sans {

@@ -38,8 +38,11 @@ enum OpenSSLTool {
             // inherit a signal mask that blocks SIGTERM.
             kill(process.processIdentifier, SIGKILL)
             exited.wait()
+            process.terminationHandler = nil
             return Result(status: -1, output: "", errorOutput: "openssl \(arguments.first ?? "") timed out after \(Int(timeout)) s")
         }
+        process.waitUntilExit()
+        process.terminationHandler = nil // the handler otherwise keeps the Process alive
         return Result(
             status: process.terminationStatus,
             output: (try? readText(outURL.path)) ?? "",

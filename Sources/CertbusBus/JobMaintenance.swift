@@ -1,0 +1,118 @@
+import CertbusCore
+import Foundation
+import Postgres
+
+/// The periodic task that takes back jobs whose lease expired (see `JobQueue.rescueExpired`).
+public struct JobRescuer: PeriodicTask {
+    public var name: String { "job-rescuer" }
+    public var interval: Double
+    /// The delay before a rescued job runs again.
+    public var backoff: Backoff
+    /// Most jobs taken back per statement; a run repeats until fewer are found.
+    public var batchSize: Int
+
+    public init(interval: Double = 5, backoff: Backoff = Backoff(), batchSize: Int = 1000) {
+        self.interval = interval
+        self.backoff = backoff
+        self.batchSize = batchSize
+    }
+
+    public func run(_ connection: Connection) throws -> String {
+        var total = RescueSummary()
+        while true {
+            let pass = try JobQueue.rescueExpired(on: connection, backoff: backoff, limit: batchSize)
+            total.requeued += pass.requeued
+            total.failed += pass.failed
+            total.cancelled += pass.cancelled
+            if pass.total < batchSize { break }
+        }
+        return "requeued \(total.requeued), failed \(total.failed), cancelled \(total.cancelled) jobs with expired leases"
+    }
+}
+
+/// How long finished jobs are kept before the retention task deletes them.
+public struct JobRetentionPolicy: Sendable, Equatable {
+    /// SUCCESS jobs are kept this many seconds after completion (default 7 days).
+    public var successful: Double
+    /// FAILED and CANCELLED jobs are kept longer, for the weekly failure review (default 30 days).
+    public var unsuccessful: Double
+
+    public init(successful: Double = 7 * 86_400, unsuccessful: Double = 30 * 86_400) {
+        self.successful = successful
+        self.unsuccessful = unsuccessful
+    }
+}
+
+/// The periodic task that deletes finished jobs (and their attempt rows) past the
+/// retention period, in small batches — each its own short transaction — so it never
+/// holds many locks or bloats one transaction, however far behind it is.
+public struct JobRetention: PeriodicTask {
+    public var name: String { "job-retention" }
+    public var interval: Double
+    public var policy: JobRetentionPolicy
+    /// Rows deleted per transaction.
+    public var batchSize: Int
+    /// Most batches per run; the rest waits for the next run.
+    public var maximumBatchesPerRun: Int
+
+    public init(interval: Double = 60, policy: JobRetentionPolicy = JobRetentionPolicy(), batchSize: Int = 1000, maximumBatchesPerRun: Int = 100) {
+        self.interval = interval
+        self.policy = policy
+        self.batchSize = batchSize
+        self.maximumBatchesPerRun = maximumBatchesPerRun
+    }
+
+    public func run(_ connection: Connection) throws -> String {
+        var deleted = 0
+        for _ in 0..<maximumBatchesPerRun {
+            let n = try Self.deleteBatch(on: connection, policy: policy, limit: batchSize)
+            deleted += n
+            if n < batchSize { break }
+        }
+        return "deleted \(deleted) finished jobs past retention"
+    }
+
+    /// Deletes up to `limit` finished jobs past their retention, with their attempt rows, in one
+    /// statement. Returns how many jobs were deleted.
+    public static func deleteBatch(on connection: Connection, policy: JobRetentionPolicy, limit: Int) throws -> Int {
+        try connection.query(
+            """
+            WITH doomed AS (
+              (SELECT id FROM certbus.jobs
+                WHERE status = 'SUCCESS' AND completed_at < now() - make_interval(secs => $1::float8)
+                ORDER BY completed_at LIMIT $3)
+              UNION ALL
+              (SELECT id FROM certbus.jobs
+                WHERE status IN ('FAILED', 'CANCELLED') AND completed_at < now() - make_interval(secs => $2::float8)
+                ORDER BY completed_at LIMIT $3)
+            ), gone AS (
+              DELETE FROM certbus.jobs j USING (SELECT id FROM doomed LIMIT $3) d
+               WHERE j.id = d.id AND j.status IN ('SUCCESS', 'FAILED', 'CANCELLED')
+              RETURNING j.id
+            ), attempts AS (
+              DELETE FROM certbus.job_attempts a USING gone WHERE a.job_id = gone.id
+            )
+            SELECT count(*) AS n FROM gone
+            """,
+            [policy.successful, policy.unsuccessful, limit])[0].decode("n", as: Int.self)
+    }
+}
+
+/// The queue's maintenance: a `Scheduler` running the rescuer and the retention task under
+/// the `job-maintenance` leadership, so exactly one process of the deployment runs them.
+/// Every `Worker` starts one by default (`WorkerOptions.runsMaintenance`), so a deployment
+/// of workers alone keeps itself clean; `certbus serve` needs nothing more.
+public enum JobMaintenance {
+    /// The leadership name the maintenance scheduler competes for.
+    public static let leadershipName = "job-maintenance"
+
+    /// The maintenance scheduler.
+    public static func scheduler(
+        configuration: ConnectionConfiguration, rescuer: JobRescuer = JobRescuer(), retention: JobRetention = JobRetention(),
+        leadershipCheckInterval: Double = 5, log: ServiceLog
+    ) -> Scheduler {
+        Scheduler(
+            name: "job-maintenance", configuration: configuration, leadershipName: leadershipName,
+            tasks: [rescuer, retention], leadershipCheckInterval: leadershipCheckInterval, log: log)
+    }
+}
