@@ -173,9 +173,3 @@ enum DiscoveryCommands {
 enum HostPortText {
     static func text(_ host: String, _ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
-
-/// A command that failed with a message for the operator.
-struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -3,6 +3,10 @@ import CertbusTesting
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `certbus discovery run|list|show` end to end, with a test worker running the DISCOVERY job.
 @Suite struct DiscoveryCommandTests {
     @Test func runWaitListAndShow() throws {
@@ -61,5 +65,32 @@ import Testing
         defer { c.close() }
         #expect(try AgentTestSupport.count(c, "SELECT count(*) AS n FROM certbus.jobs WHERE status = 'QUEUED'") == 1)
         #expect(try AgentTestSupport.count(c, "SELECT count(*) AS n FROM certbus.discovery_runs") == 0)
+    }
+
+    /// With a real `certbus worker` process: discovery and a deployment validation, waited for on the command line.
+    @Test func realWorkerRunsDiscoveryAndValidation() throws {
+        let pki = try ValidationPKI()
+        let leaf = try pki.leaf(["localhost", "127.0.0.1"])
+        let server = try ValidationTLSServer(certificate: leaf.certificate, key: leaf.key, chain: pki.servedChain)
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let worker = try EndpointCLI.start(["worker", "--poll-interval", "0.2", "--quiet"], database: db)
+        defer {
+            kill(worker.process.processIdentifier, SIGKILL)
+            _ = worker.finish()
+        }
+        let discovered = try EndpointCLI.run(
+            ["discovery", "run", "--targets", "localhost:\(server.port)", "--wait", "--timeout", "60s", "--json"], database: db)
+        #expect(discovered.status == 0, "\(discovered.error)")
+        let run = try #require(try discovered.json() as? [String: Any])
+        #expect(run["new_certificates"] as? Int == 1)
+
+        // The discovered certificate is the expected one of a sensor endpoint; validate it through the worker.
+        _ = try EndpointCLI.run(
+            ["endpoint", "add", "svc", "--kind", "sensor", "--host", "127.0.0.1", "--port", "\(server.port)", "--server-name", "localhost",
+             "--certificate", leaf.certificate.sha256Fingerprint], database: db)
+        let validated = try EndpointCLI.run(["endpoint", "validate", "svc", "--wait", "--timeout", "60s"], database: db)
+        #expect(validated.status == 0, "\(validated.error)")
+        #expect(validated.output.contains("svc: validation passed"))
     }
 }
