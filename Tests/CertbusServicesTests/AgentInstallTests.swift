@@ -245,4 +245,52 @@ import Testing
         }
         #expect(try AgentTestSupport.count(c, "SELECT count(*) AS n FROM certbus.agents") == 1)
     }
+
+    /// The long-running agent wakes up for a job queued after it started, and stops when asked.
+    @Test func runningAgentPicksUpNewJobsAndStops() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        defer { c.close() }
+        let scratch = try ScratchFolder()
+        let pki = try ValidationPKI()
+        let (_, endpoint) = try AgentTestSupport.agentWithEndpoint("edge", endpoint: "web", on: c)
+        let key = try PrivateKey.generate(.ecdsaP256)
+        try FileManager.default.createDirectory(atPath: scratch.path("agent/web"), withIntermediateDirectories: true)
+        try scratch.write(try key.pkcs8PEM(), to: "agent/web/key.pem")
+        let certificate = try pki.intermediate.issue(
+            publicKey: key.publicKey, subject: DistinguishedName(commonName: "localhost"), subjectAlternativeNames: [.dnsName("localhost")],
+            profile: .tlsServer(validityDays: 30))
+        let certificateId = try CertificateInventory.record(certificate, chain: [], source: "IMPORTED", on: c).id
+        let runner = AgentRunner(
+            configuration: .init(
+                name: "edge", handler: InstallCertificateHandler(directory: scratch.path("agent")), heartbeatInterval: 1,
+                pollInterval: 1),
+            database: db.configuration())
+        let done = DispatchSemaphore(value: 0)
+        let outcome = LockedResults()
+        Thread {
+            outcome.set(Result { try runner.run() })
+            done.signal()
+        }.start()
+        // Queued after the agent started (NOTIFY or the next poll wakes it).
+        Thread.sleep(forTimeInterval: 0.3)
+        let job = try AgentTestSupport.requestInstall(endpoint.id, certificate: certificateId, on: c)
+        let deadline = Date().addingTimeInterval(60)
+        while try AgentTestSupport.jobStatus(job, on: c).status != "SUCCESS" && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try AgentTestSupport.jobStatus(job, on: c).status == "SUCCESS")
+        runner.stop()
+        #expect(done.wait(timeout: .now() + 30) == .success, "the agent stops when asked")
+        #expect(try outcome.value?.get().map(\.outcome) == [.installed])
+    }
+}
+
+/// The result of a background agent run.
+final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Result<[InstallResult], any Error>?
+    func set(_ value: Result<[InstallResult], any Error>) { lock.withLock { stored = value } }
+    var value: Result<[InstallResult], any Error>? { lock.withLock { stored } }
 }
