@@ -17,6 +17,8 @@ extension CommandTree {
         EventsCommands.command,
         TriggersCommands.command,
         NotifyProfilesCommands.command,
+        AgentCommands.command,
+        DiscoveryCommands.command,
     ]
 }
 
