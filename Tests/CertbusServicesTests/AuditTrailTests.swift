@@ -120,6 +120,7 @@ import Testing
         defer { db.drop() }
         let c = try db.connect()
         let stored = Set(try c.query("SELECT action FROM certbus.audit_actions").map { try $0.decode("action", as: String.self) })
-        #expect(Set(AuditAction.builtIn.map(\.rawValue)) == stored)
+        // Other areas extend the vocabulary from their migrations (ENDPOINT_ADDED, AGENT_OFFLINE, ...).
+        #expect(Set(AuditAction.builtIn.map(\.rawValue)).isSubset(of: stored))
     }
 }
