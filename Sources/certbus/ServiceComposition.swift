@@ -17,8 +17,8 @@ enum ServiceComposition {
     /// Every periodic task the scheduler runs (as leader only).
     static func periodicTasks() -> [any PeriodicTask] {
         EventTasks.all() + [
-            ReportedTask(AutomationStatusRevertTask()),
-            ReportedTask(AgentOfflineTask()),
+            ReportedTask(AutomationStatusRevertTask(interval: 300)),
+            ReportedTask(AgentOfflineTask(interval: 30, threshold: 300)),
         ]
     }
 
