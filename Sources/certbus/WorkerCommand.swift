@@ -1,6 +1,7 @@
 import CertbusArguments
 import CertbusBus
 import CertbusCore
+import CertbusServices
 import Foundation
 import Postgres
 
@@ -71,7 +72,9 @@ enum WorkerCommand {
     /// Every handler this build of certbus has. Areas add theirs here (one line each).
     static func handlers() -> HandlerRegistry {
         HandlerRegistry([
-            NoopHandler()
+            NoopHandler(),
+            ValidateDeploymentHandler(),
+            DiscoveryHandler(),
         ])
     }
 

@@ -7,12 +7,20 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        ServeCommand.command,
         WorkerCommand.command,
+        SchedulerCommand.command,
         JobsCommands.command,
         AuditCommands.command,
         ReportCommands.command,
         BenchCommands.command,
         EndpointCommands.command,
+        AlertsCommands.command,
+        EventsCommands.command,
+        TriggersCommands.command,
+        NotifyProfilesCommands.command,
+        AgentCommands.command,
+        DiscoveryCommands.command,
     ]
 }
 

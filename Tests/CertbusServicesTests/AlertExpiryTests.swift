@@ -57,7 +57,7 @@ import Testing
         _ = try ExpiryAlerts().run(on: c)
         try Alerts.raise(on: c, type: .error, severity: .error, title: "Renewal failed", message: "CA down",
                          entity: .certificate, entityId: cert.uuidString.lowercased(),
-                         causeKey: "renewal:\(cert.uuidString.lowercased())")
+                         causeKey: "renewal-failed:\(cert.uuidString.lowercased())")
         // A revoked successor does not count.
         let revoked = try f.insertCertificate(notAfter: daysFromNow(90), status: "REVOKED", predecessorId: cert)
         #expect(try ExpiryAlerts().run(on: c) == AlertScanSummary())

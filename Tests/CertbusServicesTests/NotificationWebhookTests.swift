@@ -54,7 +54,7 @@ import Testing
         let db: TestDatabase
         let connection: Connection
         let pool: ConnectionPool
-        let box: SecretBox
+        let box: KeyEncryptionKey
         let profile: NotificationProfile
         let eventId: Int64
     }
@@ -62,11 +62,11 @@ import Testing
     func setUp(url: String, timeout: Double = 5, maxAttempts: Int = 3, signed: Bool = true) throws -> Setup {
         let db = try TestDatabase.create()
         let c = try db.connect()
-        let box = SecretBox(key: try SecretBox.Key.generate())
+        let box = KeyEncryptionKey(key: try SecretBox.Key.generate())
         let profile = try NotificationProfiles.create(
             on: c, NewNotificationProfile(name: "ops-hook", kind: .webhook, url: url, secret: signed ? secret : nil,
                                           timeoutSeconds: timeout, maxAttempts: maxAttempts),
-            secretBox: box, actor: admin)
+            keyEncryptionKey: box, actor: admin)
         let eventId = try EventLog.emit(on: c, DiscoveryFinishedEventData(
             discoveryId: "d-1", name: "lan", outcome: .success, certificatesFound: 2, newCertificates: 1))
         return Setup(db: db, connection: c, pool: db.pool(), box: box, profile: profile, eventId: eventId)
@@ -102,7 +102,7 @@ import Testing
         defer { receiver.stop() }
         let s = try setUp(url: receiver.url)
         defer { s.pool.close(); s.db.drop() }
-        let result = try attempt(s, DeliverNotificationHandler(secretBox: s.box), attempt: 1)
+        let result = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: s.box), attempt: 1)
         #expect((try? result.get()) != nil)
         let request = try #require(receiver.received.first)
         #expect(request.method == .post)
@@ -129,7 +129,7 @@ import Testing
         defer { receiver.stop() }
         let s = try setUp(url: receiver.url)
         defer { s.pool.close(); s.db.drop() }
-        let handler = DeliverNotificationHandler(secretBox: s.box)
+        let handler = DeliverNotificationHandler(keyEncryptionKey: s.box)
         for n in 1...2 {
             guard case .failure(let failure) = try attempt(s, handler, attempt: n) else {
                 Issue.record("attempt \(n) should fail")
@@ -152,7 +152,7 @@ import Testing
         defer { receiver.stop() }
         let s = try setUp(url: receiver.url)
         defer { s.pool.close(); s.db.drop() }
-        guard case .failure(let failure) = try attempt(s, DeliverNotificationHandler(secretBox: s.box), attempt: 1) else {
+        guard case .failure(let failure) = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: s.box), attempt: 1) else {
             Issue.record("should fail")
             return
         }
@@ -165,7 +165,7 @@ import Testing
         defer { slow.stop() }
         let s = try setUp(url: slow.url, timeout: 0.5)
         defer { s.pool.close(); s.db.drop() }
-        guard case .failure(let timedOut) = try attempt(s, DeliverNotificationHandler(secretBox: s.box), attempt: 1) else {
+        guard case .failure(let timedOut) = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: s.box), attempt: 1) else {
             Issue.record("should time out")
             return
         }
@@ -177,7 +177,7 @@ import Testing
         let url = gone.url
         gone.stop()
         try s.connection.execute("UPDATE certbus.notification_profiles SET url = $1", [url])
-        guard case .failure(let refused) = try attempt(s, DeliverNotificationHandler(secretBox: s.box), attempt: 3) else {
+        guard case .failure(let refused) = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: s.box), attempt: 3) else {
             Issue.record("should be refused")
             return
         }
@@ -193,14 +193,14 @@ import Testing
         defer { receiver.stop() }
         let s = try setUp(url: receiver.url, signed: false)
         defer { s.pool.close(); s.db.drop() }
-        _ = try attempt(s, DeliverNotificationHandler(secretBox: nil), attempt: 1).get()
+        _ = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: nil), attempt: 1).get()
         #expect(receiver.received.first?.headers.contains(WebhookSignature.signatureHeader) == false)
         try NotificationProfiles.setEnabled(on: s.connection, "ops-hook", enabled: false, actor: admin)
-        let skipped = try attempt(s, DeliverNotificationHandler(secretBox: nil), attempt: 1).get()
+        let skipped = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: nil), attempt: 1).get()
         #expect(skipped.output?.contains("profile disabled") == true)
         #expect(receiver.received.count == 1)
         try s.connection.execute("DELETE FROM certbus.notification_profiles")
-        guard case .failure(let failure) = try attempt(s, DeliverNotificationHandler(secretBox: nil), attempt: 1) else {
+        guard case .failure(let failure) = try attempt(s, DeliverNotificationHandler(keyEncryptionKey: nil), attempt: 1) else {
             Issue.record("should fail")
             return
         }
@@ -219,8 +219,8 @@ import Testing
         let audit = try s.connection.query("SELECT details::text AS d FROM certbus.audit_log WHERE action = 'NOTIFICATION_PROFILE_CHANGED'")
         #expect(try audit.allSatisfy { !(try $0.decode("d", as: String.self)).contains(secret) })
         // The wrong key cannot open it: the delivery fails rather than sending an unsigned request.
-        let wrong = SecretBox(key: try SecretBox.Key.generate())
-        #expect(throws: (any Error).self) { try attempt(s, DeliverNotificationHandler(secretBox: wrong), attempt: 1) }
+        let wrong = KeyEncryptionKey(key: try SecretBox.Key.generate())
+        #expect(throws: (any Error).self) { try attempt(s, DeliverNotificationHandler(keyEncryptionKey: wrong), attempt: 1) }
         #expect(receiver.received.isEmpty)
     }
 
@@ -228,7 +228,7 @@ import Testing
         let db = try TestDatabase.create()
         defer { db.drop() }
         let c = try db.connect()
-        let box = SecretBox(key: try SecretBox.Key.generate())
+        let box = KeyEncryptionKey(key: try SecretBox.Key.generate())
         let bad: [NewNotificationProfile] = [
             NewNotificationProfile(name: "x", kind: .webhook),
             NewNotificationProfile(name: "x", kind: .webhook, url: "ftp://example.com/"),
@@ -244,20 +244,20 @@ import Testing
         ]
         for profile in bad {
             #expect(throws: NotificationProfileError.self) {
-                try NotificationProfiles.create(on: c, profile, secretBox: box, actor: admin)
+                try NotificationProfiles.create(on: c, profile, keyEncryptionKey: box, actor: admin)
             }
         }
         // A secret without a key-encryption key is refused rather than stored in clear.
         #expect(throws: NotificationProfileError.self) {
             try NotificationProfiles.create(
                 on: c, NewNotificationProfile(name: "x", kind: .webhook, url: "https://example.com/", secret: secret),
-                secretBox: nil, actor: admin)
+                keyEncryptionKey: nil, actor: admin)
         }
         _ = try NotificationProfiles.create(on: c, NewNotificationProfile(name: "x", kind: .pgChannel, channel: "ok"),
-                                            secretBox: nil, actor: admin)
+                                            keyEncryptionKey: nil, actor: admin)
         #expect(throws: NotificationProfileError.self) {
             try NotificationProfiles.create(on: c, NewNotificationProfile(name: "x", kind: .pgChannel, channel: "ok2"),
-                                            secretBox: nil, actor: admin)
+                                            keyEncryptionKey: nil, actor: admin)
         }
         #expect(throws: NotificationProfileError.self) { try NotificationProfiles.find(on: c, "nope") }
         #expect(try NotificationProfiles.list(on: c).map(\.name) == ["x"])

@@ -16,13 +16,13 @@ import Postgres
 public struct DeliverNotificationHandler: JobHandler {
     public var kind: JobKind { .deliverNotification }
     public var maximumRunTime: Double { 180 }
-    /// Opens profiles' signing secrets (the key-encryption key); nil when none is configured.
-    let secretBox: SecretBox?
+    /// Opens profiles' signing secrets; nil when no key-encryption key is configured.
+    let keyEncryptionKey: KeyEncryptionKey?
     /// The trust store for https:// webhooks.
     let trust: TLSTrust
 
-    public init(secretBox: SecretBox?, trust: TLSTrust = .systemDefault) {
-        self.secretBox = secretBox
+    public init(keyEncryptionKey: KeyEncryptionKey?, trust: TLSTrust = .systemDefault) {
+        self.keyEncryptionKey = keyEncryptionKey
         self.trust = trust
     }
 
@@ -40,7 +40,7 @@ public struct DeliverNotificationHandler: JobHandler {
                 try c.query("SELECT name FROM certbus.event_triggers WHERE id = $1", [$0]).firstRow?.decode("name", as: String.self)
             }
             let secret = profile.enabled
-                ? try NotificationProfiles.signingSecret(on: c, profileId: profile.id, secretBox: secretBox) : nil
+                ? try NotificationProfiles.signingSecret(on: c, profileId: profile.id, keyEncryptionKey: keyEncryptionKey) : nil
             return (profile, WebhookBody(event: event, profile: profile.name, trigger: trigger, attempt: job.attempt), secret)
         }
         guard let (profile, body, secret) = loaded else {
