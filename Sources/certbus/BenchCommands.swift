@@ -7,5 +7,6 @@ enum BenchCommands {
         abstract: "Benchmarks (build with -c release; see docs/benchmarks.md).",
         subcommands: [
             AuditBenchCommand.command,
+            EventsBenchCommand.command,
         ])
 }
