@@ -8,5 +8,6 @@ enum BenchCommands {
         subcommands: [
             AuditBenchCommand.command,
             BenchQueueCommand.command,
+            EventsBenchCommand.command,
         ])
 }
