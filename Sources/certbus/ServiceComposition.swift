@@ -19,7 +19,7 @@ enum ServiceComposition {
         EventTasks.all() + [
             ReportedTask(AutomationStatusRevertTask(interval: 300)),
             ReportedTask(AgentOfflineTask(interval: 30, threshold: 300)),
-        ]
+        ] + CertificateServices.periodicTasks().map { ReportedTask($0) }
     }
 
     /// Builds the services named in `parts`.

@@ -75,7 +75,7 @@ enum WorkerCommand {
             NoopHandler(),
             ValidateDeploymentHandler(),
             DiscoveryHandler(),
-        ])
+        ] + CertCommandSupport.handlers())
     }
 
     static func commaSeparated(_ values: [String]) -> [String] {

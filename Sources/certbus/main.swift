@@ -21,6 +21,11 @@ extension CommandTree {
         NotifyProfilesCommands.command,
         AgentCommands.command,
         DiscoveryCommands.command,
+        CertCommands.command,
+        CACommands.command,
+        ProfileCommands.command,
+        ApprovalCommands.command,
+        DemoCommand.command,
     ]
 }
 

@@ -72,7 +72,6 @@ final class CertFixture: @unchecked Sendable {
     let profile: RAProfile
     let scratch: CertScratch
     let actor = Actor.user("tester")
-    private var nextJobId: Int64 = 1000
 
     init(caName: String = "test-ca", profileDraft: ((inout RAProfileDraft) -> Void)? = nil,
          factories: [any CertificateAuthorityConnectorFactory] = [], function: String = #function) throws {
@@ -116,26 +115,52 @@ final class CertFixture: @unchecked Sendable {
         return (csr, key)
     }
 
-    /// A job value as the worker would hand it over.
-    func job(_ kind: JobKind, payload: some Encodable, attempt: Int = 1, maxAttempts: Int = 3, id: Int64? = nil) throws -> Job {
-        nextJobId += 1
-        return Job(id: id ?? nextJobId, kind: kind, name: "\(kind) test", payload: try JSONEncoder().encode(payload),
-                   attempt: attempt, maxAttempts: maxAttempts, triggeredBy: actor)
+    /// Enqueues a job through the queue.
+    func enqueue(_ kind: JobKind, payload: some Encodable, maxAttempts: Int? = nil) throws -> Int64 {
+        try JobQueue.enqueue(on: connection, try NewJob(kind: kind, payload: payload, maxAttempts: maxAttempts, triggeredBy: actor))
     }
 
-    /// Runs a handler as the worker does: `run`, then the completion's or failure's commit in one
-    /// transaction. Returns the completion, or the failure.
-    func execute(_ handler: some JobHandler, _ job: Job) throws -> Result<JobCompletion, JobFailure> {
+    /// Claims the next due job of `kind` as a worker would.
+    func claim(_ kind: JobKind) throws -> ClaimedJob {
+        let claimed = try JobQueue.claim(on: connection, workerId: "test:1", limit: 1, queues: ["default"], kinds: [kind],
+                                         leaseSeconds: 60)
+        guard let job = claimed.first else { throw RequestRefusal(.invalidRequest, "no \(kind) job to claim") }
+        return job
+    }
+
+    /// Runs a claimed job's handler and records the outcome through the queue (the handler's
+    /// commit runs in the transaction that finishes the job), as the worker does.
+    @discardableResult
+    func finish(_ handler: some JobHandler, _ claimed: ClaimedJob) throws -> Result<JobCompletion, JobFailure> {
         let context = JobContext(database: pool, workerId: "test:1")
         do {
-            let completion = try handler.run(job, context: context)
-            if let commit = completion.commit { try connection.withTransaction { try commit($0) } }
+            let completion = try handler.run(claimed.job, context: context)
+            _ = try JobQueue.complete(on: connection, claimed, completion)
             return .success(completion)
         } catch let failure as JobFailure {
-            if let commit = failure.commit { try connection.withTransaction { try commit($0) } }
+            _ = try JobQueue.fail(on: connection, claimed, failure, retryDelay: 0)
             return .failure(failure)
         }
     }
+
+    /// Enqueues, claims and runs one job; returns its id and outcome.
+    @discardableResult
+    func process(_ handler: some JobHandler, payload: some Encodable, maxAttempts: Int? = nil) throws -> (Int64, Result<JobCompletion, JobFailure>) {
+        let id = try enqueue(handler.kind, payload: payload, maxAttempts: maxAttempts)
+        return (id, try finish(handler, try claim(handler.kind)))
+    }
+
+    /// A job's status, error and issued certificate.
+    func jobState(_ id: Int64) throws -> (status: String, error: String?, issued: UUID?, caRequestId: String?) {
+        let row = try connection.query("SELECT status, error, issued_certificate_id, ca_request_id FROM certbus.jobs WHERE id = $1", [id]).firstRow!
+        return (try row.decode("status"), try row.decode("error"), try row.decode("issued_certificate_id"), try row.decode("ca_request_id"))
+    }
+
+    /// The handlers of this fixture's registry.
+    lazy var issue = IssueCertificateHandler(registry: registry)
+    lazy var renew = RenewCertificateHandler(registry: registry)
+    lazy var revoke = RevokeCertificateHandler(registry: registry)
+    lazy var refresh = RefreshCAHandler(registry: registry)
 
     /// Row count of a table (for "nothing else changed" checks).
     func count(_ table: String, where condition: String = "true") throws -> Int {

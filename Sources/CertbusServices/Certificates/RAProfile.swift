@@ -223,7 +223,7 @@ public enum RAProfileStore {
                  draft.defaultKeyAlgorithm.uppercased()]
             ).firstRow!.decode("id")
             try Lifecycle.audit(
-                "PROFILE_CREATED", entityType: "Profile", entityId: id.uuidString.lowercased(), actor: actor,
+                .profileCreated, entityType: .profile, entityId: id.uuidString.lowercased(), actor: actor,
                 details: ["name": draft.name, "ca": ca.name, "validityDays": draft.validityDays,
                           "allowedDomains": draft.allowedDomains, "requiresApproval": draft.requiresApproval,
                           "autoRenew": draft.autoRenew, "certificateType": draft.certificateType.rawValue],
