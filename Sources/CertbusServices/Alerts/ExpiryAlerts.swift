@@ -68,7 +68,7 @@ public struct ExpiryAlerts: Sendable {
 
     /// Open expiry alerts whose step is no longer the certificate's current one.
     static let resolveStale = """
-        WITH current AS (
+        WITH \(CertificateExpiryScan.laddersCTE), current AS (
           SELECT a.id,
                  CASE WHEN c.id IS NULL THEN 'certificate deleted'
                       WHEN c.status = 'REVOKED' THEN 'certificate revoked'
@@ -78,13 +78,10 @@ public struct ExpiryAlerts: Sendable {
             FROM certbus.alerts a
             LEFT JOIN certbus.certificates c
                    ON c.id = CASE WHEN a.entity_id ~ \(uuidPattern) THEN a.entity_id::uuid END
-            LEFT JOIN certbus.ra_profiles p ON p.id = c.profile_id
-            LEFT JOIN LATERAL (
+            \(CertificateExpiryScan.ladderJoin)
+           CROSS JOIN LATERAL (
               SELECT 'expiry:' || c.id::text || ':'
-                     || CASE s.step WHEN 0 THEN 'expired' ELSE s.step::text || 'd' END AS key
-                FROM (SELECT certbus.expiry_ladder_step(c.not_before, c.not_after,
-                                                        coalesce(p.expiry_alert_days, ARRAY[30, 14, 7, 1]), now()) AS step) s
-            ) k ON true
+                     || CASE s.step WHEN 0 THEN 'expired' ELSE s.step::text || 'd' END AS key) k
            WHERE a.resolved_at IS NULL AND a.cause_key >= 'expiry:' AND a.cause_key < 'expiry;'
         ), resolved AS (
           UPDATE certbus.alerts a SET resolved_at = now(), resolution = cur.reason
@@ -96,21 +93,22 @@ public struct ExpiryAlerts: Sendable {
 
     /// One open alert per certificate for the step it has reached ($1 = expired window in days).
     static let raise = """
-        WITH candidates AS (
+        WITH \(CertificateExpiryScan.laddersCTE), candidates AS (
           SELECT c.id, coalesce(c.common_name, c.subject) AS name, c.serial_number, c.not_after, s.step,
-                 p.name AS profile,
-                 (SELECT count(*) FROM unnest(l.ladder) AS d WHERE d > 0) AS steps,
-                 (SELECT min(d) FROM unnest(l.ladder) AS d WHERE d > 0) AS last_step
+                 p.name AS profile, cardinality(lt.t) AS steps, -lt.t[cardinality(lt.t)] AS last_step,
+                 'expiry:' || c.id::text || ':' || CASE WHEN s.step = 0 THEN 'expired' ELSE s.step::text || 'd' END AS cause
             FROM certbus.certificates c
             LEFT JOIN certbus.ra_profiles p ON p.id = c.profile_id
-           CROSS JOIN LATERAL (SELECT coalesce(p.expiry_alert_days, ARRAY[30, 14, 7, 1]) AS ladder) l
-           CROSS JOIN LATERAL (SELECT certbus.expiry_ladder_step(c.not_before, c.not_after, l.ladder, now()) AS step) s
+            \(CertificateExpiryScan.ladderJoin)
            WHERE c.status <> 'REVOKED'
              AND c.not_after > now() - $1 * interval '1 day'
              AND c.not_after <= now() + certbus.expiry_window_days() * interval '1 day'
              AND s.step IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM certbus.certificates r
                               WHERE r.predecessor_id = c.id AND r.status IN ('VALID', 'EXPIRING') AND r.not_after > now())
+        ), missing AS (
+          SELECT * FROM candidates ca
+           WHERE NOT EXISTS (SELECT 1 FROM certbus.alerts a WHERE a.cause_key = ca.cause AND a.resolved_at IS NULL)
         ), raised AS (
           INSERT INTO certbus.alerts (alert_type, severity, title, message, entity_type, entity_id, cause_key)
           SELECT CASE WHEN step = 0 THEN 'ERROR' ELSE 'EXPIRING_SOON' END,
@@ -127,9 +125,8 @@ public struct ExpiryAlerts: Sendable {
                    || CASE WHEN step = 0 THEN '' ELSE ' (alert step ' || step || ' days)' END
                    || ' and has no valid replacement. Renew it or issue a replacement; this alert resolves itself '
                    || 'once a valid successor exists.',
-                 'CERTIFICATE', id::text,
-                 'expiry:' || id::text || ':' || CASE WHEN step = 0 THEN 'expired' ELSE step::text || 'd' END
-            FROM candidates
+                 'CERTIFICATE', id::text, cause
+            FROM missing
           ON CONFLICT (cause_key) WHERE resolved_at IS NULL DO NOTHING
           RETURNING 1
         )

@@ -78,15 +78,26 @@ public struct CertificateExpiryScan: Sendable {
         SELECT count(*)::int AS n FROM emitted
         """
 
+    /// The expiry ladder of each row of `certbus.certificates c`, for FROM clauses: joins `ladders` (the CTE
+    /// `laddersCTE`) and yields `lt.t` (thresholds) and `s.step` (NULL, 0 = expired, or the step in days). The ladder
+    /// functions are single expressions that PostgreSQL inlines, so this costs plain arithmetic per row.
+    static let ladderJoin = """
+        LEFT JOIN ladders l ON l.profile_id = c.profile_id
+          CROSS JOIN LATERAL (SELECT coalesce(l.thresholds, '{-30,-14,-7,-1}'::float8[]) AS t) lt
+          CROSS JOIN LATERAL (SELECT certbus.expiry_ladder_position(c.not_before, c.not_after, lt.t, now()) AS step) s
+        """
+
+    /// The CTE `ladders` that `ladderJoin` needs: each profile's thresholds, computed once per statement.
+    static let laddersCTE = "ladders AS MATERIALIZED (SELECT profile_id, thresholds FROM certbus.profile_expiry_ladders)"
+
     /// VALID certificates inside the first step of their ladder → EXPIRING, with their status events.
     static let markExpiring = """
-        WITH target AS (
+        WITH \(laddersCTE), target AS (
           SELECT c.id, c.status AS old_status FROM certbus.certificates c
-            LEFT JOIN certbus.ra_profiles p ON p.id = c.profile_id
+          \(ladderJoin)
            WHERE c.status = 'VALID' AND c.not_after > now()
              AND c.not_after <= now() + certbus.expiry_window_days() * interval '1 day'
-             AND certbus.expiry_ladder_step(c.not_before, c.not_after,
-                                            coalesce(p.expiry_alert_days, ARRAY[30, 14, 7, 1]), now()) IS NOT NULL
+             AND s.step IS NOT NULL
            FOR UPDATE OF c
         ), changed AS (
           UPDATE certbus.certificates c SET status = 'EXPIRING' FROM target t
@@ -104,25 +115,32 @@ public struct CertificateExpiryScan: Sendable {
         SELECT count(*)::int AS n FROM emitted
         """
 
-    /// CERTIFICATE_EXPIRING for certificates inside their threshold without a valid successor: those that
-    /// reached a new ladder step (or all of them when $1 is true).
+    /// Certificates inside their threshold, not expired, without a valid successor, with their ladder step and
+    /// the threshold in days; reads only the `certificates_active_not_after` index range of the largest window.
+    public static let candidatesSQL = """
+        WITH \(laddersCTE)
+        SELECT c.*, s.step, -lt.t[1] * certbus.expiry_ladder_scale(c.not_before, c.not_after, lt.t) AS threshold_days
+          FROM certbus.certificates c
+          \(ladderJoin)
+         WHERE c.status IN ('VALID', 'EXPIRING') AND c.not_after > now()
+           AND c.not_after <= now() + certbus.expiry_window_days() * interval '1 day'
+           AND s.step IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM certbus.certificates r
+                            WHERE r.predecessor_id = c.id AND r.status IN ('VALID', 'EXPIRING') AND r.not_after > now())
+        """
+
+    /// CERTIFICATE_EXPIRING for certificates inside their threshold without a valid successor: those whose ladder
+    /// step differs from their mark (or all of them when $1 is true).
     static let announce = """
         WITH candidates AS (
-          SELECT c.*, s.step, l.ladder,
-                 (SELECT max(d) FROM unnest(l.ladder) AS d WHERE d > 0)
-                   * certbus.expiry_ladder_scale(c.not_before, c.not_after, l.ladder) AS threshold_days
-            FROM certbus.certificates c
-            LEFT JOIN certbus.ra_profiles p ON p.id = c.profile_id
-           CROSS JOIN LATERAL (SELECT coalesce(p.expiry_alert_days, ARRAY[30, 14, 7, 1]) AS ladder) l
-           CROSS JOIN LATERAL (SELECT certbus.expiry_ladder_step(c.not_before, c.not_after, l.ladder, now()) AS step) s
-           WHERE c.status IN ('VALID', 'EXPIRING') AND c.not_after > now()
-             AND c.not_after <= now() + certbus.expiry_window_days() * interval '1 day'
-             AND s.step IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM certbus.certificates r
-                              WHERE r.predecessor_id = c.id AND r.status IN ('VALID', 'EXPIRING') AND r.not_after > now())
+        \(candidatesSQL)
+        ), changed AS (
+          SELECT ca.id, ca.step FROM candidates ca
+            LEFT JOIN certbus.certificate_expiry_marks m ON m.certificate_id = ca.id
+           WHERE m.step_days IS DISTINCT FROM ca.step
         ), marked AS (
           INSERT INTO certbus.certificate_expiry_marks AS m (certificate_id, step_days)
-          SELECT id, step FROM candidates
+          SELECT id, step FROM changed
           ON CONFLICT (certificate_id) DO UPDATE SET step_days = EXCLUDED.step_days, marked_at = now()
            WHERE m.step_days IS DISTINCT FROM EXCLUDED.step_days
           RETURNING certificate_id
