@@ -376,4 +376,7 @@ COMMENT ON FUNCTION certbus.write_audit(text, text, text, text, text, jsonb) IS
   'performs the action, so the row commits or rolls back with it. Raises check_violation for an unknown action '
   '(see certbus.audit_actions), a bad actor type, an empty entity or actor id, or details that are not a JSON object.';
 
+-- The two SECURITY DEFINER functions: not for PUBLIC (certbus.apply_grants gives certbus_service EXECUTE).
+REVOKE EXECUTE ON FUNCTION certbus.audit_ensure_partitions(integer), certbus.audit_apply_grants() FROM PUBLIC;
+
 SELECT certbus.audit_ensure_partitions(3);

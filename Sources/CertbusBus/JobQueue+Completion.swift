@@ -95,40 +95,9 @@ extension JobQueue {
         return (try? PostgresJSON(encoding: output).text) ?? "null"
     }
 
-    static let successSQL = """
-        WITH done AS (
-          UPDATE certbus.jobs j
-             SET status = 'SUCCESS', completed_at = now(), locked_by = NULL, lease_expires_at = NULL, error = NULL,
-                 output = d.output, issued_certificate_id = d.issued, ca_request_id = d.ca_request
-            FROM unnest($2::bigint[], $3::int[], $4::jsonb[], $5::uuid[], $6::text[]) AS d(id, attempt, output, issued, ca_request)
-           WHERE j.id = d.id AND j.attempt = d.attempt AND j.status = 'RUNNING' AND j.locked_by = $1
-          RETURNING j.id, j.attempt, j.kind, j.started_at, j.completed_at
-        ), history AS (
-          INSERT INTO certbus.job_attempts (job_id, attempt, kind, worker_id, started_at, finished_at, outcome)
-          SELECT id, attempt, kind, $1, started_at, completed_at, 'SUCCESS' FROM done
-        )
-        SELECT id FROM done
-        """
+    static let successSQL =
+        "SELECT job_id AS id FROM certbus.complete_jobs($1::text, $2::bigint[], $3::int[], $4::jsonb[], $5::uuid[], $6::text[]) AS job_id"
 
-    static let failureSQL = """
-        WITH failed AS (
-          UPDATE certbus.jobs j
-             SET status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'CANCELLED'
-                               WHEN f.permanent OR j.attempt >= j.max_attempts THEN 'FAILED'
-                               ELSE 'QUEUED' END,
-                 run_at = CASE WHEN j.cancel_requested_at IS NULL AND NOT f.permanent AND j.attempt < j.max_attempts
-                               THEN now() + make_interval(secs => f.delay) ELSE j.run_at END,
-                 completed_at = CASE WHEN j.cancel_requested_at IS NULL AND NOT f.permanent AND j.attempt < j.max_attempts
-                                     THEN NULL ELSE now() END,
-                 locked_by = NULL, lease_expires_at = NULL, error = f.error
-            FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bool[], $6::float8[]) AS f(id, attempt, error, permanent, delay)
-           WHERE j.id = f.id AND j.attempt = f.attempt AND j.status = 'RUNNING' AND j.locked_by = $1
-          RETURNING j.id, j.attempt, j.kind, j.started_at, j.status, j.error
-        ), history AS (
-          INSERT INTO certbus.job_attempts (job_id, attempt, kind, worker_id, started_at, finished_at, outcome, error)
-          SELECT id, attempt, kind, $1, started_at, now(), CASE status WHEN 'QUEUED' THEN 'RETRY' ELSE status END, error
-            FROM failed
-        )
-        SELECT id, status FROM failed
-        """
+    static let failureSQL =
+        "SELECT job_id AS id, status FROM certbus.fail_jobs($1::text, $2::bigint[], $3::int[], $4::text[], $5::bool[], $6::float8[])"
 }

@@ -30,35 +30,8 @@ extension JobQueue {
     public static func rescueExpired(on connection: Connection, backoff: Backoff, limit: Int = 1000) throws -> RescueSummary {
         let rows = try connection.query(
             """
-            WITH expired AS (
-              SELECT id, locked_by AS worker, lease_expires_at FROM certbus.jobs
-               WHERE status = 'RUNNING' AND lease_expires_at < now()
-               ORDER BY lease_expires_at
-               LIMIT $1
-               FOR UPDATE SKIP LOCKED
-            ), rescued AS (
-              UPDATE certbus.jobs j
-                 SET status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'CANCELLED'
-                                   WHEN j.attempt >= j.max_attempts THEN 'FAILED' ELSE 'QUEUED' END,
-                     run_at = CASE WHEN j.cancel_requested_at IS NULL AND j.attempt < j.max_attempts
-                                   THEN now() + make_interval(secs => LEAST($3::float8, $2::float8 * power(2, LEAST(j.attempt - 1, 62)))
-                                                                      * (1 + $4::float8 * (2 * random() - 1)))
-                                   ELSE j.run_at END,
-                     completed_at = CASE WHEN j.cancel_requested_at IS NULL AND j.attempt < j.max_attempts
-                                         THEN NULL ELSE now() END,
-                     error = format('attempt %s: the lease expired at %s while running on %s (the worker stopped, lost '
-                                    'its database connection, or exceeded the kind''s maximum run time)',
-                                    j.attempt, to_char(e.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.worker),
-                     locked_by = NULL, lease_expires_at = NULL
-                FROM expired e
-               WHERE j.id = e.id
-              RETURNING j.id, j.attempt, j.kind, j.started_at, j.status, j.error, e.worker
-            ), history AS (
-              INSERT INTO certbus.job_attempts (job_id, attempt, kind, worker_id, started_at, finished_at, outcome, error)
-              SELECT id, attempt, kind, worker, started_at, now(), 'LEASE_EXPIRED', error FROM rescued
-              ON CONFLICT (job_id, attempt) DO NOTHING
-            )
-            SELECT status, count(*) AS n FROM rescued GROUP BY status
+            SELECT status, count(*) AS n FROM certbus.rescue_expired_jobs($1::int, $2::float8, $3::float8, $4::float8)
+             GROUP BY status
             """,
             [limit, backoff.base, backoff.maximum, backoff.jitter])
         var summary = RescueSummary()

@@ -7,8 +7,9 @@ import Postgres
 /// - `fail`: `"retryable"` or `"permanent"` to fail instead of succeeding;
 /// - `fail_attempts` (integer): fail (retryably) only the first n attempts;
 /// - `record`: `"run"` writes a `certbus.noop_runs` row when the handler runs (outside the
-///   job's transaction, so it counts executions), `"commit"` writes it in the transaction
-///   that marks the job SUCCESS (so it counts committed successes).
+///   job's transaction, so it counts executions; its `at` is the moment the handler started,
+///   which the queue benchmark uses to measure enqueue-to-start latency), `"commit"` writes it
+///   in the transaction that marks the job SUCCESS (so it counts committed successes).
 public struct NoopHandler: JobHandler {
     public var kind: JobKind { .noop }
     public var maximumRunTime: Double
@@ -26,6 +27,7 @@ public struct NoopHandler: JobHandler {
 
     public func run(_ job: Job, context: JobContext) throws -> JobCompletion {
         if job.payload.count <= 2 { return .done }  // "{}": the benchmark's path
+        let startedAt = Date()
         let payload: Payload = try job.decodePayload()
         if let record = payload.record, record != "run" && record != "commit" {
             throw JobFailure.permanent("NOOP payload field \"record\" must be \"run\" or \"commit\", not \"\(record)\"")
@@ -33,8 +35,8 @@ public struct NoopHandler: JobHandler {
         if payload.record == "run" {
             _ = try context.database.withConnection { c in
                 try c.execute(
-                    "INSERT INTO certbus.noop_runs (job_id, attempt, worker_id, phase) VALUES ($1, $2, $3, 'run')",
-                    [job.id, job.attempt, context.workerId])
+                    "INSERT INTO certbus.noop_runs (job_id, attempt, worker_id, phase, at) VALUES ($1, $2, $3, 'run', $4)",
+                    [job.id, job.attempt, context.workerId, startedAt])
             }
         }
         if let ms = payload.sleep_ms, ms > 0 {

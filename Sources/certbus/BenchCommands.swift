@@ -7,6 +7,7 @@ enum BenchCommands {
         abstract: "Benchmarks (build with -c release; see docs/benchmarks.md).",
         subcommands: [
             AuditBenchCommand.command,
+            BenchQueueCommand.command,
             EventsBenchCommand.command,
         ])
 }

@@ -1,6 +1,7 @@
 import CertbusArguments
 import CertbusBus
 import CertbusCore
+import CertbusServices
 import Foundation
 import Postgres
 
@@ -71,8 +72,10 @@ enum WorkerCommand {
     /// Every handler this build of certbus has. Areas add theirs here (one line each).
     static func handlers() -> HandlerRegistry {
         HandlerRegistry([
-            NoopHandler()
-        ])
+            NoopHandler(),
+            ValidateDeploymentHandler(),
+            DiscoveryHandler(),
+        ] + CertCommandSupport.handlers())
     }
 
     static func commaSeparated(_ values: [String]) -> [String] {

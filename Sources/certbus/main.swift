@@ -7,7 +7,9 @@ extension CommandTree {
         VersionCommand.command,
         DatabaseCommands.command,
         MigrateCommand.command,
+        ServeCommand.command,
         WorkerCommand.command,
+        SchedulerCommand.command,
         JobsCommands.command,
         AuditCommands.command,
         ReportCommands.command,
@@ -17,6 +19,13 @@ extension CommandTree {
         EventsCommands.command,
         TriggersCommands.command,
         NotifyProfilesCommands.command,
+        AgentCommands.command,
+        DiscoveryCommands.command,
+        CertCommands.command,
+        CACommands.command,
+        ProfileCommands.command,
+        ApprovalCommands.command,
+        DemoCommand.command,
     ]
 }
 

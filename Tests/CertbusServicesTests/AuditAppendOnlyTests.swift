@@ -150,3 +150,15 @@ import Testing
         #expect(bad?.sqlState == "22023")
     }
 }
+
+extension AuditAppendOnlyTests {
+    @Test func definerFunctionsAreNotForEveryone() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        for (role, allowed) in [("certbus_service", true), ("certbus_reporter", false), ("certbus_agent", false)] {
+            #expect(try c.query("SELECT has_function_privilege($1, 'certbus.audit_ensure_partitions(integer)', 'EXECUTE') AS x", [role])[0]
+                .decode("x", as: Bool.self) == allowed, "\(role)")
+        }
+    }
+}

@@ -251,19 +251,16 @@ struct IssuanceProcess: Sendable {
             try c.execute(
                 "UPDATE certbus.certificates SET renew_at = NULL, renewal_failures = 0, renewal_last_error = NULL WHERE id = $1",
                 [predecessor])
-            try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(predecessor), on: c)
-            try Lifecycle.audit("RENEWAL_COMPLETED", entityType: "Certificate", entityId: idText, actor: actor, details: details, on: c)
+            try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(predecessor), resolution: "renewed by \(idText)", on: c)
+            try Lifecycle.audit(.renewalCompleted, entityType: .certificate, entityId: idText, actor: actor, details: details, on: c)
         } else {
-            try Lifecycle.audit("ISSUANCE_COMPLETED", entityType: "Certificate", entityId: idText, actor: actor, details: details, on: c)
+            try Lifecycle.audit(.issuanceCompleted, entityType: .certificate, entityId: idText, actor: actor, details: details, on: c)
         }
-        let action = request.operation == .issue ? "issue" : (rekey ? "rekey" : "renew")
-        var payload: [String: Any] = [
-            "action": action, "success": true, "certificateId": idText, "requestId": request.id.uuidString.lowercased(),
-            "jobId": jobId, "serialNumber": certificate.serialNumberHex, "names": request.subjectAlternativeNames,
-            "notAfter": PostgresTimestamp.format(certificate.notAfter),
-        ]
-        if let predecessor = request.predecessorId { payload["predecessorId"] = predecessor.uuidString.lowercased() }
-        try Lifecycle.event("CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: idText, payload: payload, on: c)
+        let action: CertificateAction = request.operation == .issue ? .issue : (rekey ? .rekey : .renew)
+        try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+            certificateId: certificateId, action: action, outcome: .success, jobId: jobId, actorType: actor.kind.rawValue,
+            actorId: actor.id, profileId: request.profileId, groupId: request.groupId, predecessorId: request.predecessorId,
+            requestId: request.id.uuidString.lowercased()), on: c)
     }
 
     /// ISSUANCE_INITIATED / RENEWAL_INITIATED and CSR_SUBMITTED or CSR_GENERATED for a request
@@ -275,10 +272,10 @@ struct IssuanceProcess: Sendable {
             "predecessorId": request.predecessorId?.uuidString.lowercased() ?? NSNull(),
             "keySource": request.generatedKeyType == nil ? "CSR" : "GENERATED",
         ]
-        try Lifecycle.audit(request.operation == .renew ? "RENEWAL_INITIATED" : "ISSUANCE_INITIATED",
-                            entityType: "CertificateRequest", entityId: id, actor: actor, details: details, on: c)
-        try Lifecycle.audit(request.generatedKeyType == nil ? "CSR_SUBMITTED" : "CSR_GENERATED",
-                            entityType: "CSR", entityId: id, actor: actor, details: details, on: c)
+        try Lifecycle.audit(request.operation == .renew ? .renewalInitiated : .issuanceInitiated,
+                            entityType: .certificateRequest, entityId: id, actor: actor, details: details, on: c)
+        try Lifecycle.audit(request.generatedKeyType == nil ? .csrSubmitted : .csrGenerated,
+                            entityType: .csr, entityId: id, actor: actor, details: details, on: c)
     }
 
     // MARK: - Failure
@@ -300,7 +297,8 @@ struct IssuanceProcess: Sendable {
             let countsForRenewal = Self.countsAsRenewalFailure(error)
             commit = { c in
                 try Self.recordFailure(requestId: nil, operation: renewing == nil ? .issue : .renew, message: message,
-                                       jobId: jobId, actor: actor, on: c)
+                                       jobId: jobId, actor: actor, predecessorId: renewing?.id, profileId: renewing?.profileId,
+                                       groupId: renewing?.groupId, on: c)
                 if let renewing, countsForRenewal {
                     try RenewalAlerts.recordFailure(certificate: renewing, message: message, on: c)
                 }
@@ -319,6 +317,7 @@ struct IssuanceProcess: Sendable {
         let jobId = job.id
         let createdByJob = prepared.createdByJob
         let predecessor = prepared.predecessor
+        let rekey = prepared.rekey
         return { c in
             try c.execute(
                 """
@@ -327,7 +326,8 @@ struct IssuanceProcess: Sendable {
                 """, [request.id, message])
             if createdByJob { try Self.auditInitiated(request, actor: actor, on: c) }
             try Self.recordFailure(requestId: request.id, operation: request.operation, message: message, jobId: jobId,
-                                   actor: actor, predecessorId: request.predecessorId, on: c)
+                                   actor: actor, predecessorId: request.predecessorId, profileId: request.profileId,
+                                   groupId: request.groupId, rekey: rekey, on: c)
             if let predecessor, countsAsRenewalFailure {
                 try RenewalAlerts.recordFailure(certificate: predecessor, message: message, on: c)
             }
@@ -335,17 +335,17 @@ struct IssuanceProcess: Sendable {
     }
 
     static func recordFailure(requestId: UUID?, operation: CertificateRequestRecord.Operation, message: String, jobId: Int64,
-                              actor: Actor, predecessorId: UUID? = nil, on c: Connection) throws {
+                              actor: Actor, predecessorId: UUID? = nil, profileId: UUID? = nil, groupId: UUID? = nil,
+                              rekey: Bool = false, on c: Connection) throws {
         let entity = requestId?.uuidString.lowercased() ?? "job:\(jobId)"
-        try Lifecycle.audit(operation == .renew ? "RENEWAL_FAILED" : "ISSUANCE_FAILED", entityType: "CertificateRequest",
+        try Lifecycle.audit(operation == .renew ? .renewalFailed : .issuanceFailed, entityType: .certificateRequest,
                             entityId: entity, actor: actor,
                             details: ["error": message, "jobId": jobId,
                                       "predecessorId": predecessorId?.uuidString.lowercased() ?? NSNull()], on: c)
-        try Lifecycle.event(
-            "CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: predecessorId?.uuidString.lowercased() ?? entity,
-            payload: ["action": operation == .renew ? "renew" : "issue", "success": false, "error": message, "jobId": jobId,
-                      "requestId": requestId?.uuidString.lowercased() ?? NSNull()],
-            on: c)
+        try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+            certificateId: nil, action: operation == .issue ? .issue : (rekey ? .rekey : .renew), outcome: .failure,
+            error: message, jobId: jobId, actorType: actor.kind.rawValue, actorId: actor.id, profileId: profileId,
+            groupId: groupId, predecessorId: predecessorId, requestId: entity), on: c)
     }
 
     /// The message and permanence of an error.
@@ -380,6 +380,11 @@ struct IssuanceProcess: Sendable {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+extension AuditEntityType {
+    /// A certificate request (issuance or renewal), by request id.
+    static let certificateRequest: AuditEntityType = "CertificateRequest"
 }
 
 /// The SecretBox purpose of server-generated certificate keys.
