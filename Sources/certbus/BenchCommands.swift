@@ -9,5 +9,6 @@ enum BenchCommands {
             AuditBenchCommand.command,
             BenchQueueCommand.command,
             EventsBenchCommand.command,
+            CertBenchCommand.command,
         ])
 }

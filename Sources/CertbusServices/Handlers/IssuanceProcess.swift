@@ -200,43 +200,43 @@ struct IssuanceProcess: Sendable {
             output: output, issuedCertificateId: certificateId, caRequestId: issued.caRequestId,
             commit: { c in
                 try Self.record(issued, id: certificateId, request: request, renewAt: renewAt, on: c)
-                if createdByJob { try Self.auditInitiated(request, actor: actor, on: c) }
                 try Self.recordSuccess(request, certificateId: certificateId, certificate: certificate,
-                                       caRequestId: issued.caRequestId, rekey: rekey, jobId: jobId, actor: actor, on: c)
+                                       caRequestId: issued.caRequestId, rekey: rekey, jobId: jobId, actor: actor,
+                                       initiated: createdByJob, on: c)
             })
     }
 
-    /// Inserts the certificate row and marks the request ISSUED.
+    /// Inserts the certificate row and marks the request ISSUED, in one statement.
     static func record(_ issued: CAIssuedCertificate, id: UUID, request: CertificateRequestRecord, renewAt: Date,
                        on c: Connection) throws {
         let certificate = issued.certificate
         let algorithm = certificate.publicKeyAlgorithm
         try c.execute(
             """
-            INSERT INTO certbus.certificates
-                   (id, ca_id, profile_id, group_id, serial_number, fingerprint_sha256, common_name, subject, issuer,
-                    subject_alternative_names, key_algorithm, key_size, not_before, not_after, certificate_pem, chain_pem,
-                    encrypted_private_key, predecessor_id, renew_at, source, request_id)
-            SELECT $1, r.ca_id, r.profile_id, r.group_id, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13,
-                   r.encrypted_private_key, r.predecessor_id, $14, 'ISSUED', r.id
-              FROM certbus.certificate_requests r WHERE r.id = $15
+            WITH inserted AS (
+              INSERT INTO certbus.certificates
+                     (id, ca_id, profile_id, group_id, serial_number, fingerprint_sha256, common_name, subject, issuer,
+                      subject_alternative_names, key_algorithm, key_size, not_before, not_after, certificate_pem, chain_pem,
+                      encrypted_private_key, predecessor_id, renew_at, source, request_id)
+              SELECT $1, r.ca_id, r.profile_id, r.group_id, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13,
+                     r.encrypted_private_key, r.predecessor_id, $14, 'ISSUED', r.id
+                FROM certbus.certificate_requests r WHERE r.id = $15
+              RETURNING request_id
+            )
+            UPDATE certbus.certificate_requests r SET status = 'ISSUED', certificate_id = $1, ca_request_id = $16, error = NULL,
+                   encrypted_private_key = NULL, completed_at = now()
+              FROM inserted WHERE r.id = inserted.request_id
             """,
             [id, certificate.serialNumberHex, certificate.sha256Fingerprint, certificate.subject.commonName,
              certificate.subject.description, certificate.issuer.description,
              certificate.subjectAlternativeNames.map(Self.sanText), algorithm?.profileName ?? "UNKNOWN", algorithm?.bits,
              certificate.notBefore, certificate.notAfter, certificate.pem, issued.chain.map(\.pem).joined(), renewAt,
-             request.id])
-        try c.execute(
-            """
-            UPDATE certbus.certificate_requests SET status = 'ISSUED', certificate_id = $2, ca_request_id = $3, error = NULL,
-                   encrypted_private_key = NULL, completed_at = now()
-             WHERE id = $1
-            """, [request.id, id, issued.caRequestId])
+             request.id, issued.caRequestId])
     }
 
     static func recordSuccess(
         _ request: CertificateRequestRecord, certificateId: UUID, certificate: Certificate, caRequestId: String,
-        rekey: Bool, jobId: Int64, actor: Actor, on c: Connection
+        rekey: Bool, jobId: Int64, actor: Actor, initiated: Bool = false, on c: Connection
     ) throws {
         let idText = certificateId.uuidString.lowercased()
         var details: [String: Any] = [
@@ -244,6 +244,8 @@ struct IssuanceProcess: Sendable {
             "fingerprint": certificate.sha256Fingerprint, "names": request.subjectAlternativeNames,
             "notAfter": PostgresTimestamp.format(certificate.notAfter), "caRequestId": caRequestId,
         ]
+        var audit = AuditBatch()
+        if initiated { try addInitiated(request, actor: actor, to: &audit) }
         if let predecessor = request.predecessorId {
             let previous = predecessor.uuidString.lowercased()
             details["predecessorId"] = previous
@@ -252,10 +254,11 @@ struct IssuanceProcess: Sendable {
                 "UPDATE certbus.certificates SET renew_at = NULL, renewal_failures = 0, renewal_last_error = NULL WHERE id = $1",
                 [predecessor])
             try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(predecessor), resolution: "renewed by \(idText)", on: c)
-            try Lifecycle.audit(.renewalCompleted, entityType: .certificate, entityId: idText, actor: actor, details: details, on: c)
+            try audit.add(.renewalCompleted, .certificate, idText, actor, details)
         } else {
-            try Lifecycle.audit(.issuanceCompleted, entityType: .certificate, entityId: idText, actor: actor, details: details, on: c)
+            try audit.add(.issuanceCompleted, .certificate, idText, actor, details)
         }
+        try audit.write(on: c)
         let action: CertificateAction = request.operation == .issue ? .issue : (rekey ? .rekey : .renew)
         try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
             certificateId: certificateId, action: action, outcome: .success, jobId: jobId, actorType: actor.kind.rawValue,
@@ -266,16 +269,20 @@ struct IssuanceProcess: Sendable {
     /// ISSUANCE_INITIATED / RENEWAL_INITIATED and CSR_SUBMITTED or CSR_GENERATED for a request
     /// made inside a job.
     static func auditInitiated(_ request: CertificateRequestRecord, actor: Actor, on c: Connection) throws {
+        var audit = AuditBatch()
+        try addInitiated(request, actor: actor, to: &audit)
+        try audit.write(on: c)
+    }
+
+    static func addInitiated(_ request: CertificateRequestRecord, actor: Actor, to audit: inout AuditBatch) throws {
         let id = request.id.uuidString.lowercased()
         let details: [String: Any] = [
             "profileId": request.profileId.uuidString.lowercased(), "names": request.subjectAlternativeNames,
             "predecessorId": request.predecessorId?.uuidString.lowercased() ?? NSNull(),
             "keySource": request.generatedKeyType == nil ? "CSR" : "GENERATED",
         ]
-        try Lifecycle.audit(request.operation == .renew ? .renewalInitiated : .issuanceInitiated,
-                            entityType: .certificateRequest, entityId: id, actor: actor, details: details, on: c)
-        try Lifecycle.audit(request.generatedKeyType == nil ? .csrSubmitted : .csrGenerated,
-                            entityType: .csr, entityId: id, actor: actor, details: details, on: c)
+        try audit.add(request.operation == .renew ? .renewalInitiated : .issuanceInitiated, .certificateRequest, id, actor, details)
+        try audit.add(request.generatedKeyType == nil ? .csrSubmitted : .csrGenerated, .csr, id, actor, details)
     }
 
     // MARK: - Failure
