@@ -13,7 +13,7 @@ enum BenchQueueCommand {
     static let rate = Option<Double>("latency-rate", valueName: "jobs/s", default: 200, help: "Steady enqueue rate of the latency run.")
     static let latencySeconds = Option<Double>("latency-seconds", valueName: "seconds", default: 10, help: "Length of the latency run.")
     static let pgbenchSeconds = Option<Int>("pgbench-seconds", default: 10, help: "Length of each pgbench run.")
-    static let pgbenchClients = Option<String>("pgbench-clients", valueName: "n,...", default: "1,4,8", help: "pgbench client counts; the best is the ceiling.")
+    static let pgbenchClients = Option<String>("pgbench-clients", valueName: "n,...", default: "1,4,8,16", help: "pgbench client counts; the best is the ceiling.")
     static let pgbench = Option<String>("pgbench", valueName: "path", help: "The pgbench program (default: the server's bindir, then PATH).")
     static let churn = Option<Int>(
         "churn-jobs", default: 2_000_000, help: "Jobs processed in bulk before the second drain measurement (the issue asks about 10000000; 0 skips).")

@@ -22,7 +22,7 @@ struct QueueBenchmark {
     var latencyRate = 200.0
     var latencySeconds = 10.0
     var pgbenchSeconds = 10
-    var pgbenchClients = [1, 4, 8]
+    var pgbenchClients = [1, 4, 8, 16]
     var pgbenchPath: String?
     var churnJobs = 2_000_000
     var churnBatch = 100_000
@@ -96,18 +96,25 @@ struct QueueBenchmark {
         defer { connections.forEach { $0.close() } }
         for connection in connections { for statement in session { try connection.execute(statement) } }
         let failures = BenchCounter()
+        let group = DispatchGroup()
         let start = DispatchTime.now()
-        DispatchQueue.concurrentPerform(iterations: clients) { i in
-            let connection = connections[i]
-            for _ in 0..<perClient {
-                do {
-                    _ = try JobQueue.enqueue(on: connection, NewJob(kind: .noop))
-                    notifier?.notify(queues: ["default"])
-                } catch {
-                    failures.add()
+        // One OS thread per client (concurrentPerform would run only as many as there are cores).
+        for connection in connections {
+            group.enter()
+            let thread = Thread {
+                for _ in 0..<perClient {
+                    do {
+                        _ = try JobQueue.enqueue(on: connection, NewJob(kind: .noop))
+                        notifier?.notify(queues: ["default"])
+                    } catch {
+                        failures.add()
+                    }
                 }
+                group.leave()
             }
+            thread.start()
         }
+        group.wait()
         let seconds = Self.seconds(since: start)
         guard failures.value == 0 else { throw CommandFailure("\(failures.value) enqueues failed") }
         return Double(perClient * clients) / seconds

@@ -14,7 +14,7 @@ enum CACommands {
             intermediate, and the root is named <name>-root). Its private keys are sealed with AES-256-GCM under \
             the key-encryption key from CERTBUS_KEK_FILE (default: <certbus home>/kek, created with mode 0600).
             """,
-        subcommands: [create, list, show, disable, enable, crl])
+        subcommands: [create, CAAcmeCommand.command, list, show, disable, enable, crl])
 
     static let nameArgument = Argument<String>("name", help: "The CA's name (or id).")
     static let kindOption = Option<String>("kind", valueName: "kind", default: "BUILT_IN", help: "The CA kind; this command creates BUILT_IN CAs.")
@@ -36,7 +36,7 @@ enum CACommands {
     ) { invocation in
         let context = CommandContext(invocation)
         guard invocation[kindOption]!.uppercased() == "BUILT_IN" else {
-            throw UsageError("this command creates BUILT_IN CAs; ACME CAs are added with `certbus acme ...`")
+            throw UsageError("this command creates BUILT_IN CAs; ACME CAs are added with `certbus ca create-acme`")
         }
         guard let keyType = GeneratedKeyType(rawValue: invocation[keyTypeOption]!.uppercased()), keyType != .ed25519 else {
             throw UsageError("--key-type must be EC-P256, EC-P384, RSA-2048, RSA-3072 or RSA-4096")

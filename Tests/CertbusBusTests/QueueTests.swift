@@ -143,6 +143,23 @@ import Testing
         #expect(plan.contains("jobs_claimable"), "\(plan)")
     }
 
+    @Test func fencedUpdatesUseThePrimaryKeyEvenWithStaleStatistics() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        _ = try JobQueue.enqueue(on: c, batch: (0..<3000).map { _ in NewJob(kind: .noop) })
+        try c.execute("ANALYZE certbus.jobs")  // statistics now say: nothing is RUNNING
+        let claimed = try JobQueue.claim(on: c, workerId: "w", limit: 3000, queues: ["default"], kinds: nil, leaseSeconds: 60)
+        #expect(claimed.count == 3000)
+        let plan = try c.query(
+            "EXPLAIN UPDATE certbus.jobs j SET status = 'SUCCESS' WHERE j.id = $1 AND j.attempt = 1 AND j.status = 'RUNNING' AND j.locked_by = 'w'",
+            [claimed[0].job.id]
+        ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+        #expect(plan.contains("jobs_pkey"), "\(plan)")
+        #expect(try JobQueue.finish(on: c, workerId: "w", claimed.map { .success($0, .done) }).count == 3000)
+        #expect(try c.value("SELECT count(*) AS v FROM certbus.job_attempts", as: Int.self) == 3000)
+    }
+
     @Test func retentionDeletesOldFinishedJobsInBatches() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }

@@ -224,6 +224,55 @@ import Testing
         #expect(receiver.received.isEmpty)
     }
 
+    @Test func failingWebhookIsRetriedThroughTheJobQueueAndLogged() throws {
+        let receiver = try Receiver(statuses: [500, 503])
+        defer { receiver.stop() }
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate())
+        let profile = try NotificationProfiles.create(
+            on: c, NewNotificationProfile(name: "hook", kind: .webhook, url: receiver.url, secret: secret, maxAttempts: 5),
+            keyEncryptionKey: kek, actor: admin)
+        _ = try EventTriggers.create(on: c, NewEventTrigger(
+            name: "hook-discoveries", eventType: .discoveryFinished, actions: [.notify(profileId: profile.id)]), actor: admin)
+        let event = try EventLog.emit(on: c, DiscoveryFinishedEventData(
+            discoveryId: "d-1", outcome: .failure, certificatesFound: 0, newCertificates: 0, error: "no route"))
+        #expect(try EventDispatcher().drain(on: c).failures == 0)
+
+        var options = WorkerOptions()
+        options.backoff = Backoff(base: 0.05, maximum: 0.2, jitter: 0)
+        options.pollInterval = 0.1
+        options.runsMaintenance = false
+        let worker = try Worker(
+            configuration: db.configuration(), handlers: HandlerRegistry([DeliverNotificationHandler(keyEncryptionKey: kek)]),
+            options: options, log: .silent)
+        try worker.start()
+        defer { worker.stop(grace: 5) }
+        let deadline = Date().addingTimeInterval(30)
+        var status = ""
+        while status != "SUCCESS", status != "FAILED", Date() < deadline {
+            usleep(50_000)
+            status = try c.query("SELECT status FROM certbus.jobs WHERE kind = 'DELIVER_NOTIFICATION'").firstRow?
+                .decode("status", as: String.self) ?? ""
+        }
+        #expect(status == "SUCCESS")
+        let rows = try c.query(
+            "SELECT status, http_status, attempt, will_retry, event_id FROM certbus.notification_deliveries ORDER BY id")
+        #expect(try rows.map { try $0.decode("status", as: String.self) } == ["FAILED", "FAILED", "DELIVERED"])
+        #expect(try rows.map { try $0.decode("http_status", as: Int.self) } == [500, 503, 200])
+        #expect(try rows.map { try $0.decode("attempt", as: Int.self) } == [1, 2, 3])
+        #expect(try rows.allSatisfy { try $0.decode("event_id", as: Int64.self) == event })
+        let attempts = try c.query("SELECT outcome FROM certbus.job_attempts ORDER BY attempt").map { try $0.decode("outcome", as: String.self) }
+        #expect(attempts == ["RETRY", "RETRY", "SUCCESS"])
+        // Every request carried a valid signature.
+        for request in receiver.received {
+            let timestamp = request.headers.values(for: WebhookSignature.timestampHeader).first ?? ""
+            let signature = request.headers.values(for: WebhookSignature.signatureHeader).first ?? ""
+            #expect(WebhookSignature.verify(body: request.body, timestamp: timestamp, signature: signature, secret: Data(secret.utf8)))
+        }
+    }
+
     @Test func badProfilesAreRefusedAndWriteNothing() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }

@@ -45,8 +45,9 @@ public struct ExpiryAlerts: Sendable {
         try connection.withTransaction { tx in
             var summary = AlertScanSummary()
             summary.resolved += try tx.query(Self.resolveReplaced)[0].decode("n", as: Int.self)
-            summary.resolved += try tx.query(Self.resolveStale)[0].decode("n", as: Int.self)
-            summary.raised += try tx.query(Self.raise, [expiredWindowDays])[0].decode("n", as: Int.self)
+            let row = try tx.query(Self.sync, [expiredWindowDays])[0]
+            summary.raised += try row.decode("raised", as: Int.self)
+            summary.resolved += try row.decode("resolved", as: Int.self)
             return summary
         }
     }
@@ -66,34 +67,14 @@ public struct ExpiryAlerts: Sendable {
         SELECT count(*)::int AS n FROM resolved
         """
 
-    /// Open expiry alerts whose step is no longer the certificate's current one.
-    static let resolveStale = """
-        WITH \(CertificateExpiryScan.laddersCTE), current AS (
-          SELECT a.id,
-                 CASE WHEN c.id IS NULL THEN 'certificate deleted'
-                      WHEN c.status = 'REVOKED' THEN 'certificate revoked'
-                      WHEN k.key IS NULL THEN 'no longer inside the expiry threshold'
-                      ELSE 'superseded by ' || substr(k.key, length('expiry:') + 38) END AS reason,
-                 c.id IS NULL OR c.status = 'REVOKED' OR k.key IS DISTINCT FROM a.cause_key AS stale
-            FROM certbus.alerts a
-            LEFT JOIN certbus.certificates c
-                   ON c.id = CASE WHEN a.entity_id ~ \(uuidPattern) THEN a.entity_id::uuid END
-            \(CertificateExpiryScan.ladderJoin)
-           CROSS JOIN LATERAL (
-              SELECT 'expiry:' || c.id::text || ':'
-                     || CASE s.step WHEN 0 THEN 'expired' ELSE s.step::text || 'd' END AS key) k
-           WHERE a.resolved_at IS NULL AND a.cause_key >= 'expiry:' AND a.cause_key < 'expiry;'
-        ), resolved AS (
-          UPDATE certbus.alerts a SET resolved_at = now(), resolution = cur.reason
-            FROM current cur WHERE a.id = cur.id AND cur.stale
-          RETURNING 1
-        )
-        SELECT count(*)::int AS n FROM resolved
-        """
-
-    /// One open alert per certificate for the step it has reached ($1 = expired window in days).
-    static let raise = """
-        WITH \(CertificateExpiryScan.laddersCTE), candidates AS (
+    /// One pass that brings open expiry alerts in line with the certificates ($1 = expired window in days):
+    /// `desired` is one cause per certificate inside its ladder without a valid replacement (read from the
+    /// not_after index range), `open` the open expiry alerts (read from the cause-key index range). Desired causes
+    /// without an open alert are raised; open alerts whose cause is no longer the certificate's current one are
+    /// resolved, with the reason. Both sides are read once and hash-joined, so the cost grows with the number of
+    /// expiring certificates, not with the table.
+    static let sync = """
+        WITH \(CertificateExpiryScan.laddersCTE), desired AS MATERIALIZED (
           SELECT c.id, coalesce(c.common_name, c.subject) AS name, c.serial_number, c.not_after, s.step,
                  p.name AS profile, cardinality(lt.t) AS steps, -lt.t[cardinality(lt.t)] AS last_step,
                  'expiry:' || c.id::text || ':' || CASE WHEN s.step = 0 THEN 'expired' ELSE s.step::text || 'd' END AS cause
@@ -106,9 +87,30 @@ public struct ExpiryAlerts: Sendable {
              AND s.step IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM certbus.certificates r
                               WHERE r.predecessor_id = c.id AND r.status IN ('VALID', 'EXPIRING') AND r.not_after > now())
-        ), missing AS (
-          SELECT * FROM candidates ca
-           WHERE NOT EXISTS (SELECT 1 FROM certbus.alerts a WHERE a.cause_key = ca.cause AND a.resolved_at IS NULL)
+        ), open AS MATERIALIZED (
+          SELECT a.id, a.cause_key, a.entity_id FROM certbus.alerts a
+           WHERE a.resolved_at IS NULL AND a.cause_key >= 'expiry:' AND a.cause_key < 'expiry;'
+        ), unwanted AS (
+          SELECT o.* FROM open o WHERE NOT EXISTS (SELECT 1 FROM desired d WHERE d.cause = o.cause_key)
+        ), stale AS (
+          SELECT u.id,
+                 CASE WHEN c.id IS NULL THEN 'certificate deleted'
+                      WHEN c.status = 'REVOKED' THEN 'certificate revoked'
+                      WHEN k.key IS NULL THEN 'no longer inside the expiry threshold'
+                      ELSE 'superseded by ' || substr(k.key, length('expiry:') + 38) END AS reason
+            FROM unwanted u
+            LEFT JOIN LATERAL (SELECT * FROM certbus.certificates x
+                                WHERE x.id = CASE WHEN u.entity_id ~ \(uuidPattern) THEN u.entity_id::uuid END
+                                OFFSET 0) c ON true
+            \(CertificateExpiryScan.ladderJoin)
+           CROSS JOIN LATERAL (
+              SELECT 'expiry:' || c.id::text || ':'
+                     || CASE s.step WHEN 0 THEN 'expired' ELSE s.step::text || 'd' END AS key) k
+           WHERE c.id IS NULL OR c.status = 'REVOKED' OR k.key IS DISTINCT FROM u.cause_key
+        ), resolved AS (
+          UPDATE certbus.alerts a SET resolved_at = now(), resolution = st.reason
+            FROM stale st WHERE a.id = st.id AND a.resolved_at IS NULL
+          RETURNING 1
         ), raised AS (
           INSERT INTO certbus.alerts (alert_type, severity, title, message, entity_type, entity_id, cause_key)
           SELECT CASE WHEN step = 0 THEN 'ERROR' ELSE 'EXPIRING_SOON' END,
@@ -125,11 +127,12 @@ public struct ExpiryAlerts: Sendable {
                    || CASE WHEN step = 0 THEN '' ELSE ' (alert step ' || step || ' days)' END
                    || ' and has no valid replacement. Renew it or issue a replacement; this alert resolves itself '
                    || 'once a valid successor exists.',
-                 'CERTIFICATE', id::text, cause
-            FROM missing
+                 'CERTIFICATE', d.id::text, d.cause
+            FROM desired d
+           WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.cause_key = d.cause)
           ON CONFLICT (cause_key) WHERE resolved_at IS NULL DO NOTHING
           RETURNING 1
         )
-        SELECT count(*)::int AS n FROM raised
+        SELECT (SELECT count(*)::int FROM raised) AS raised, (SELECT count(*)::int FROM resolved) AS resolved
         """
 }

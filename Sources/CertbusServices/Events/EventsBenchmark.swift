@@ -131,7 +131,7 @@ public struct EventsBenchmark: Sendable {
              CROSS JOIN (SELECT id FROM certbus.ra_profiles WHERE name = 'bench-90') p90
              CROSS JOIN (SELECT id FROM certbus.ra_profiles WHERE name = 'bench-398') p398
              CROSS JOIN LATERAL (SELECT now() - interval '2 days'
-                                        + ((g * 7919) % 365000) * interval '1 day' / 1000 AS not_after) x
+                                        + ((g::bigint * 7919) % 365000) * interval '1 day' / 1000 AS not_after) x
             """, [ca, certificates])
         progress("VACUUM ANALYZE")
         try c.execute("VACUUM ANALYZE certbus.certificates")
