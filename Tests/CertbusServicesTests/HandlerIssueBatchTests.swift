@@ -93,3 +93,43 @@ import Testing
         #expect(try f.count("certificates") == 30)
     }
 }
+
+@Suite(.serialized) struct HandlerIssueBatchParityTests {
+    @Test func theBatchPathWritesTheSameAuditRowsAndEventsAsTheHandler() throws {
+        let f = try CertFixture()
+        let (one, _) = try CertFixture.csr(["one.example.test"])
+        _ = try f.process(f.issue, payload: IssueCertificatePayload(profile: "web", csr: one.pem)).1.get()
+        let (two, _) = try CertFixture.csr(["two.example.test"])
+        _ = try f.enqueue(.issueCertificate, payload: IssueCertificatePayload(profile: "web", csr: two.pem))
+        let claimed = try JobQueue.claim(on: f.connection, workerId: "batch:1", limit: 10, queues: ["default"], kinds: [.issueCertificate],
+                                         leaseSeconds: 60)
+        _ = try IssueBatch(registry: f.registry).process(claimed, workerId: "batch:1", pool: f.pool)
+
+        func shape(_ json: String) throws -> [String: String] {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            return object.mapValues { value in
+                switch value {
+                case is NSNull: return "null"
+                case let text as String where UUID(uuidString: text) != nil: return text == text.lowercased() ? "uuid" : "UUID"
+                case let text as String where text.hasSuffix("Z") && text.count == 27: return "timestamp"
+                case is String: return "string"
+                case is [Any]: return "array"
+                default: return "number"
+                }
+            }
+        }
+        for action in ["ISSUANCE_INITIATED", "CSR_SUBMITTED", "ISSUANCE_COMPLETED"] {
+            let rows = try f.connection.query(
+                "SELECT entity_type, details::text AS details FROM certbus.audit_log WHERE action = $1 ORDER BY id", [action])
+            #expect(rows.count == 2)
+            #expect(try rows[0].decode("entity_type", as: String.self) == rows[1].decode("entity_type", as: String.self))
+            #expect(try shape(rows[0].decode("details")) == shape(rows[1].decode("details")), "\(action)")
+        }
+        let events = try f.connection.query(
+            "SELECT payload::text AS payload, profile_id FROM certbus.events WHERE event_type = 'CERTIFICATE_ACTION_PERFORMED' ORDER BY id")
+        #expect(events.count == 2)
+        let first: String = try events[0].decode("payload"), second: String = try events[1].decode("payload")
+        #expect(try shape(first) == shape(second), "\(first) vs \(second)")
+        #expect(try events[0].decode("profile_id", as: UUID.self) == events[1].decode("profile_id", as: UUID.self))
+    }
+}

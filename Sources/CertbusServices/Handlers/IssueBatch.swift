@@ -195,32 +195,44 @@ public struct IssueBatch: Sendable {
              WHERE r.id = t.id
             """, [items.map { $0.request!.id }, items.map(\.certificateId), items.map { $0.issued!.caRequestId }])
 
-        var audit = AuditBatch()
-        var events: [(String, PostgresJSON)] = []
-        for item in items {
-            let request = item.request!
-            let requestId = request.id.uuidString.lowercased()
-            let certificateId = item.certificateId.uuidString.lowercased()
-            let actor = item.claimed.job.triggeredBy
-            let initiated: [String: Any] = [
-                "profileId": request.profileId.uuidString.lowercased(), "names": request.subjectAlternativeNames,
-                "predecessorId": NSNull(), "keySource": "CSR",
-            ]
-            try audit.add(.issuanceInitiated, .certificateRequest, requestId, actor, initiated)
-            try audit.add(.csrSubmitted, .csr, requestId, actor, initiated)
-            let certificate = item.issued!.certificate
-            try audit.add(.issuanceCompleted, .certificate, certificateId, actor, [
-                "requestId": requestId, "jobId": item.claimed.job.id, "serialNumber": certificate.serialNumberHex,
-                "fingerprint": certificate.sha256Fingerprint, "names": request.subjectAlternativeNames,
-                "notAfter": PostgresTimestamp.format(certificate.notAfter), "caRequestId": item.issued!.caRequestId,
-            ])
-            events.append((certificateId, try PostgresJSON(encoding: CertificateActionPerformedEventData(
-                certificateId: item.certificateId, action: .issue, outcome: .success, jobId: item.claimed.job.id,
-                actorType: actor.kind.rawValue, actorId: actor.id, profileId: request.profileId, groupId: request.groupId,
-                requestId: requestId))))
-        }
-        try audit.write(on: c)
-        try emitActionEvents(events, on: c)
+        // Audit rows and events built in SQL from the rows just written: the same fields, keys and
+        // formats as the handler's (AuditTrail / EventLog), without encoding JSON row by row in Swift.
+        let parameters: [any PostgresEncodable] = [
+            items.map(\.certificateId), items.map(\.claimed.job.id), items.map(\.claimed.job.triggeredBy.kind.rawValue),
+            items.map(\.claimed.job.triggeredBy.id),
+        ]
+        _ = try c.query(
+            """
+            WITH t AS (
+              SELECT c.id AS certificate, r.id AS request, r.profile_id, r.group_id, to_jsonb(r.subject_alternative_names) AS names,
+                     c.serial_number, c.fingerprint_sha256, r.ca_request_id, x.job, x.actor_type, x.actor_id, x.n,
+                     to_char(c.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS not_after
+                FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS x(certificate, job, actor_type, actor_id, n)
+                JOIN certbus.certificates c ON c.id = x.certificate
+                JOIN certbus.certificate_requests r ON r.id = c.request_id
+            ), rows AS (
+              SELECT t.n, v.k, v.action, v.entity_type, v.entity_id, t.actor_type, t.actor_id, v.details
+                FROM t CROSS JOIN LATERAL (VALUES
+                  (1, 'ISSUANCE_INITIATED', 'CertificateRequest', t.request::text, jsonb_build_object(
+                     'profileId', t.profile_id, 'names', t.names, 'predecessorId', NULL, 'keySource', 'CSR')),
+                  (2, 'CSR_SUBMITTED', 'CSR', t.request::text, jsonb_build_object(
+                     'profileId', t.profile_id, 'names', t.names, 'predecessorId', NULL, 'keySource', 'CSR')),
+                  (3, 'ISSUANCE_COMPLETED', 'Certificate', t.certificate::text, jsonb_build_object(
+                     'requestId', t.request, 'jobId', t.job, 'serialNumber', t.serial_number, 'fingerprint', t.fingerprint_sha256,
+                     'names', t.names, 'notAfter', t.not_after, 'caRequestId', t.ca_request_id))
+                ) AS v(k, action, entity_type, entity_id, details)
+               ORDER BY t.n, v.k
+            ), audit AS (
+              SELECT certbus.write_audit(action, entity_type, entity_id, actor_type, actor_id, details) AS id FROM rows
+            ), events AS (
+              SELECT certbus.emit_event('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', t.certificate::text, jsonb_strip_nulls(jsonb_build_object(
+                       'certificate_id', t.certificate, 'action', 'ISSUE', 'outcome', 'SUCCESS', 'job_id', t.job,
+                       'actor_type', t.actor_type, 'actor_id', t.actor_id, 'profile_id', t.profile_id,
+                       'group_id', t.group_id, 'request_id', t.request::text))) AS id
+                FROM t ORDER BY t.n
+            )
+            SELECT (SELECT count(*) FROM audit) AS audit_rows, (SELECT count(*) FROM events) AS events
+            """, parameters)
     }
 
     static func recordRefused(_ refused: [(ClaimedJob, String)], on c: Connection) throws {
