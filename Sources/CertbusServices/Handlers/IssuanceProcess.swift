@@ -54,9 +54,11 @@ struct IssuanceProcess: Sendable {
         }
         if prepared.request.status != .submitted || prepared.request.jobId != job.id {
             try context.database.withConnection { c in
-                try c.execute(
-                    "UPDATE certbus.certificate_requests SET status = 'SUBMITTED', job_id = $2 WHERE id = $1 AND status IN ('QUEUED', 'PENDING_APPROVAL', 'SUBMITTED')",
-                    [request.id, job.id])
+                try c.withRelaxedCommit { c in
+                    try c.execute(
+                        "UPDATE certbus.certificate_requests SET status = 'SUBMITTED', job_id = $2 WHERE id = $1 AND status IN ('QUEUED', 'PENDING_APPROVAL', 'SUBMITTED')",
+                        [request.id, job.id])
+                }
             }
             prepared.request.status = .submitted
         }
@@ -142,9 +144,11 @@ struct IssuanceProcess: Sendable {
             subjectAlternativeNames: request.subjectAlternativeNames.map(SubjectAlternativeName.dnsNameOrIPAddress))
         let sealed = try kek.seal(try key.pkcs8DER(), purpose: CertificateKeys.purpose, id: request.id)
         return try context.database.withConnection { c in
-            _ = try c.execute(
-                "UPDATE certbus.certificate_requests SET csr_pem = $2, encrypted_private_key = $3 WHERE id = $1 AND csr_pem IS NULL",
-                [request.id, csr.pem, sealed])
+            _ = try c.withRelaxedCommit { c in
+                try c.execute(
+                    "UPDATE certbus.certificate_requests SET csr_pem = $2, encrypted_private_key = $3 WHERE id = $1 AND csr_pem IS NULL",
+                    [request.id, csr.pem, sealed])
+            }
             guard let stored = try CertificateRequestStore.find(id: request.id, on: c) else {
                 throw JobFailure.retryable("request \(request.id.uuidString.lowercased()) vanished")
             }

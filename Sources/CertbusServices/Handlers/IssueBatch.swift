@@ -72,7 +72,7 @@ public struct IssueBatch: Sendable {
         }
 
         // Requests whose key was seen before (retries, repeated keys) take the careful path.
-        var created = try CertificateRequestStore.insertBatch(items.map(\.new), on: c)
+        var created = try c.withRelaxedCommit { try CertificateRequestStore.insertBatch(items.map(\.new), on: $0) }
         var fresh: [Item] = []
         for var item in items {
             if let request = created.removeValue(forKey: item.new.idempotencyKey) {

@@ -74,7 +74,7 @@ public struct IssueCertificateHandler: JobHandler {
             idempotencyKey: key, operation: .issue, status: profile.requiresApproval ? .queued : .submitted, profile: profile,
             groupId: groupId, predecessorId: nil, checked: checked, csrPEM: checked.csr?.pem, requestedBy: job.triggeredBy,
             jobId: job.id)
-        let (request, _) = try CertificateRequestStore.insert(new, on: c)
+        let (request, _) = try c.withRelaxedCommit { try CertificateRequestStore.insert(new, on: $0) }
         return PreparedRequest(request: request, profile: profile, authority: authority, createdByJob: request.jobId == job.id,
                                predecessor: nil, rekey: false)
     }
