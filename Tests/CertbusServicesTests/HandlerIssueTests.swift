@@ -268,3 +268,16 @@ final class OpenSSLServer {
         }
     }
 }
+
+@Suite struct HandlerPayloadTests {
+    @Test func payloadsAreSnakeCaseAndAcceptTheOldCamelCaseKeys() throws {
+        let encoded = String(decoding: try JSONEncoder().encode(IssueCertificatePayload(profile: "web", commonName: "a.example.test", idempotencyKey: "k")), as: UTF8.self)
+        #expect(encoded.contains("\"common_name\""))
+        #expect(encoded.contains("\"idempotency_key\""))
+        let legacy = try JSONDecoder().decode(IssueCertificatePayload.self, from: Data(#"{"profile": "web", "csr": "x", "idempotencyKey": "install:7"}"#.utf8))
+        #expect(legacy.idempotencyKey == "install:7")
+        let modern = try JSONDecoder().decode(IssueCertificatePayload.self, from: Data(#"{"profile": "web", "common_name": "a", "idempotency_key": "k2", "idempotencyKey": "ignored"}"#.utf8))
+        #expect(modern.idempotencyKey == "k2")
+        #expect(modern.commonName == "a")
+    }
+}

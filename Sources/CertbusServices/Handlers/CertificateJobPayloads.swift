@@ -32,6 +32,27 @@ public struct IssueCertificatePayload: Codable, Sendable, Equatable {
         case idempotencyKey = "idempotency_key"
     }
 
+    /// The camelCase spellings, also accepted when reading (payloads written before snake_case).
+    enum LegacyKeys: String, CodingKey {
+        case requestId, commonName, subjectAlternativeNames, keyAlgorithm, idempotencyKey
+    }
+
+    /// Reads the snake_case keys, falling back to their camelCase spellings.
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        requestId = try keys.decodeIfPresent(UUID.self, forKey: .requestId) ?? legacy.decodeIfPresent(UUID.self, forKey: .requestId)
+        profile = try keys.decodeIfPresent(String.self, forKey: .profile)
+        csr = try keys.decodeIfPresent(String.self, forKey: .csr)
+        commonName = try keys.decodeIfPresent(String.self, forKey: .commonName) ?? legacy.decodeIfPresent(String.self, forKey: .commonName)
+        subjectAlternativeNames = try keys.decodeIfPresent([String].self, forKey: .subjectAlternativeNames)
+            ?? legacy.decodeIfPresent([String].self, forKey: .subjectAlternativeNames)
+        keyAlgorithm = try keys.decodeIfPresent(String.self, forKey: .keyAlgorithm) ?? legacy.decodeIfPresent(String.self, forKey: .keyAlgorithm)
+        group = try keys.decodeIfPresent(String.self, forKey: .group)
+        idempotencyKey = try keys.decodeIfPresent(String.self, forKey: .idempotencyKey)
+            ?? legacy.decodeIfPresent(String.self, forKey: .idempotencyKey)
+    }
+
     /// A payload releasing an existing request.
     public init(requestId: UUID) { self.requestId = requestId }
 
