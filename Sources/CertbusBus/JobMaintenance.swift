@@ -73,28 +73,32 @@ public struct JobRetention: PeriodicTask {
     }
 
     /// Deletes up to `limit` finished jobs past their retention, with their attempt rows, in one
-    /// statement. Returns how many jobs were deleted.
+    /// short transaction. Returns how many jobs were deleted. Both deletes go through primary keys
+    /// (`id = ANY(...)`), so their cost does not depend on the table's size or its statistics.
     public static func deleteBatch(on connection: Connection, policy: JobRetentionPolicy, limit: Int) throws -> Int {
-        try connection.query(
-            """
-            WITH doomed AS (
-              (SELECT id FROM certbus.jobs
-                WHERE status = 'SUCCESS' AND completed_at < now() - make_interval(secs => $1::float8)
-                ORDER BY completed_at LIMIT $3)
-              UNION ALL
-              (SELECT id FROM certbus.jobs
-                WHERE status IN ('FAILED', 'CANCELLED') AND completed_at < now() - make_interval(secs => $2::float8)
-                ORDER BY completed_at LIMIT $3)
-            ), gone AS (
-              DELETE FROM certbus.jobs j USING (SELECT id FROM doomed LIMIT $3) d
-               WHERE j.id = d.id AND j.status IN ('SUCCESS', 'FAILED', 'CANCELLED')
-              RETURNING j.id
-            ), attempts AS (
-              DELETE FROM certbus.job_attempts a USING gone WHERE a.job_id = gone.id
-            )
-            SELECT count(*) AS n FROM gone
-            """,
-            [policy.successful, policy.unsuccessful, limit])[0].decode("n", as: Int.self)
+        try connection.withTransaction { c in
+            let ids = try c.query(
+                """
+                DELETE FROM certbus.jobs
+                 WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED') AND id = ANY (ARRAY(
+                   SELECT u.id FROM (
+                     (SELECT id FROM certbus.jobs
+                       WHERE status = 'SUCCESS' AND completed_at < now() - make_interval(secs => $1::float8)
+                       ORDER BY completed_at LIMIT $3)
+                     UNION ALL
+                     (SELECT id FROM certbus.jobs
+                       WHERE status IN ('FAILED', 'CANCELLED') AND completed_at < now() - make_interval(secs => $2::float8)
+                       ORDER BY completed_at LIMIT $3)) u
+                   LIMIT $3))
+                RETURNING id
+                """,
+                [policy.successful, policy.unsuccessful, limit]
+            ).map { try $0.decode("id", as: Int64.self) }
+            if !ids.isEmpty {
+                try c.execute("DELETE FROM certbus.job_attempts WHERE job_id = ANY ($1::bigint[])", [ids])
+            }
+            return ids.count
+        }
     }
 }
 

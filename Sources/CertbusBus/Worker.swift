@@ -246,7 +246,11 @@ public final class Worker: CertbusService, @unchecked Sendable {
     }
 
     private func execute(_ claimed: ClaimedJob) {
-        guard let handler = registry.handler(for: claimed.job.kind) else { return }
+        guard let handler = registry.handler(for: claimed.job.kind) else {
+            // Cannot happen (only kinds with a handler are claimed), but never leave a job leased forever.
+            recorder.add(.failure(claimed, .permanent("this worker has no handler for \(claimed.job.kind)"), retryDelay: 0))
+            return
+        }
         let cancel = running.cancelFlag(claimed.job.id) ?? Flag()
         let context = JobContext(
             database: pool, workerId: id,

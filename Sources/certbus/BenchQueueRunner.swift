@@ -25,7 +25,7 @@ struct QueueBenchmark {
     var pgbenchClients = [1, 4, 8, 16]
     var pgbenchPath: String?
     var churnJobs = 2_000_000
-    var churnBatch = 100_000
+    var churnBatch = 10_000
     /// The `certbus` executable to start workers from.
     var executable: String
 
@@ -379,51 +379,74 @@ struct QueueBenchmark {
 
     // MARK: - Churn
 
+    /// Churn the way production does: worker processes drain a queue kept topped up by batched
+    /// enqueues, while the retention task (with a retention of zero) deletes finished jobs and their
+    /// attempt rows 1,000 at a time, and autovacuum works with the table's own settings.
     private func measureChurn(url: String, c: Connection, into results: inout Results) throws {
         guard churnJobs > 0 else { return }
-        let workers = workerCounts.contains(2) ? 2 : (workerCounts.first ?? 1)
-        log("churn: drain rate of a fresh table, \(workers) workers")
-        try c.execute("DROP TABLE IF EXISTS public.churn_probe")
+        let workerCount = workerCounts.contains(2) ? 2 : (workerCounts.first ?? 1)
+        log("churn: drain rate of a fresh table, \(workerCount) workers")
         try reset(c)
         try c.execute("VACUUM FULL certbus.jobs")
         try c.execute("VACUUM FULL certbus.job_attempts")
-        results.churnBefore = try drain(url: url, c: c, workers: workers, jobs: drainJobs)
+        results.churnBefore = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs)
         try reset(c)
-        log("churn: processing \(churnJobs) jobs in bulk (insert, claim, complete, record the attempt, delete), \(churnBatch) at a time")
-        let start = DispatchTime.now()
-        var done = 0
-        while done < churnJobs {
-            let n = min(churnBatch, churnJobs - done)
-            try c.withTransaction { tx in
-                try tx.execute("SET LOCAL certbus.defer_job_notify = on")
-                try tx.execute("INSERT INTO certbus.jobs (kind, max_attempts) SELECT 'NOOP', 3 FROM generate_series(1, $1)", [n])
+        log("churn: \(churnJobs) jobs through \(workerCount) workers, finished jobs deleted by the retention task as they finish")
+        let workers = try spawnWorkers(url: url, count: workerCount, concurrency: concurrency)
+        defer { workers.forEach { $0.stop() } }
+        let feederDone = BenchFlag()
+        let retention = BenchCounter()
+        let retentionError = BenchBox<String>()
+        let retentionThread = Thread {
+            do {
+                let rc = try Connection.connect(url, applicationName: "certbus-bench-retention")
+                defer { rc.close() }
+                let policy = JobRetentionPolicy(successful: 0, unsuccessful: 0)
+                while true {
+                    let n = try JobRetention.deleteBatch(on: rc, policy: policy, limit: 1000)
+                    retention.add(n)
+                    if n == 0 {
+                        if feederDone.isSet { break }
+                        Thread.sleep(forTimeInterval: 0.01)
+                    }
+                }
+            } catch {
+                retentionError.value = String(describing: error)
             }
-            try c.execute(
-                """
-                UPDATE certbus.jobs SET status = 'RUNNING', attempt = 1, started_at = now(), locked_by = 'churn',
-                       lease_expires_at = now() + interval '1 minute' WHERE status = 'QUEUED'
-                """)
-            try c.execute(
-                """
-                WITH done AS (
-                  UPDATE certbus.jobs SET status = 'SUCCESS', completed_at = now(), locked_by = NULL, lease_expires_at = NULL
-                   WHERE status = 'RUNNING' RETURNING id, attempt, kind, started_at, completed_at)
-                INSERT INTO certbus.job_attempts (job_id, attempt, kind, worker_id, started_at, finished_at, outcome)
-                SELECT id, attempt, kind, 'churn', started_at, completed_at, 'SUCCESS' FROM done
-                """)
-            try c.execute(
-                """
-                WITH gone AS (DELETE FROM certbus.jobs WHERE status = 'SUCCESS' RETURNING id)
-                DELETE FROM certbus.job_attempts a USING gone WHERE a.job_id = gone.id
-                """)
-            done += n
-            if done % (churnBatch * 10) == 0 { log("  \(done) jobs processed") }
+            feederDone.set()
         }
-        results.churnJobs = done
+        let start = DispatchTime.now()
+        retentionThread.start()
+        var enqueued = 0
+        let batch = (0..<churnBatch).map { _ in NewJob(kind: .noop) }
+        var nextReport = churnJobs / 4
+        while enqueued < churnJobs {
+            if let dead = workers.first(where: { $0.wait(timeout: 0) != nil }) {
+                throw CommandFailure("a worker exited during the churn:\n\(dead.log)")
+            }
+            let waiting = try c.query("SELECT count(*) AS n FROM certbus.jobs WHERE status = 'QUEUED'")[0].decode("n", as: Int.self)
+            if waiting < churnBatch {
+                let n = min(churnBatch, churnJobs - enqueued)
+                _ = try JobQueue.enqueue(on: c, batch: Array(batch.prefix(n)))
+                enqueued += n
+                if enqueued >= nextReport {
+                    log("  \(enqueued) jobs enqueued")
+                    nextReport += churnJobs / 4
+                }
+            } else {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        try waitUntilDrained(c, workers: workers, timeout: 600)
+        feederDone.set()
+        while retention.value < churnJobs, retentionError.value == nil { Thread.sleep(forTimeInterval: 0.05) }
+        if let error = retentionError.value { throw CommandFailure("the retention task failed: \(error)") }
+        results.churnJobs = enqueued
         results.churnSeconds = Self.seconds(since: start)
         results.tableBytesAfterChurn = try c.query("SELECT pg_total_relation_size('certbus.jobs')::bigint AS v")[0].decode("v", as: Int.self)
-        log("churn: drain rate after \(done) processed jobs")
-        results.churnAfter = try drain(url: url, c: c, workers: workers, jobs: drainJobs)
+        workers.forEach { $0.stop() }
+        log("churn: drain rate after \(enqueued) processed and deleted jobs")
+        results.churnAfter = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs)
     }
 
     static func seconds(since start: DispatchTime) -> Double {
@@ -431,13 +454,47 @@ struct QueueBenchmark {
     }
 }
 
+/// A flag shared between threads.
+final class BenchFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
+
+/// A value shared between threads.
+final class BenchBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value?
+    var value: Value? {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        set {
+            lock.lock()
+            stored = newValue
+            lock.unlock()
+        }
+    }
+}
+
 /// A thread-safe counter.
 final class BenchCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
-    func add() {
+    func add(_ n: Int = 1) {
         lock.lock()
-        count += 1
+        count += n
         lock.unlock()
     }
     var value: Int {
