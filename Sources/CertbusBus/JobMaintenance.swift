@@ -102,7 +102,46 @@ public struct JobRetention: PeriodicTask {
     }
 }
 
-/// The queue's maintenance: a `Scheduler` running the rescuer and the retention task under
+/// The periodic task that vacuums the queue's tables when dead rows pile up faster than
+/// autovacuum removes them. Autovacuum visits a database once per `autovacuum_naptime`
+/// (a minute by default): at thousands of jobs a second, each leaving three dead row
+/// versions, that is long enough for the jobs table to bloat several-fold. This task checks
+/// every `interval` seconds and runs `VACUUM (SKIP_LOCKED)` on `certbus.jobs` and
+/// `certbus.job_attempts` once their dead rows exceed `minimumDeadRows` and a fifth of their
+/// live rows. VACUUM does not block workers. It needs the table owner's privileges (or a
+/// superuser); a session without them leaves the work to autovacuum.
+public struct JobVacuum: PeriodicTask {
+    public var name: String { "job-vacuum" }
+    public var interval: Double
+    /// Dead rows below which a table is left to autovacuum.
+    public var minimumDeadRows: Int
+
+    public init(interval: Double = 10, minimumDeadRows: Int = 50_000) {
+        self.interval = interval
+        self.minimumDeadRows = minimumDeadRows
+    }
+
+    public func run(_ connection: Connection) throws -> String {
+        let due = try connection.query(
+            """
+            SELECT relname, n_dead_tup FROM pg_stat_user_tables
+             WHERE schemaname = 'certbus' AND relname IN ('jobs', 'job_attempts')
+               AND n_dead_tup > $1 AND n_dead_tup > n_live_tup / 5
+               AND (pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = relid), 'USAGE')
+                    OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
+             ORDER BY relname
+            """, [minimumDeadRows]
+        ).map { (try $0.decode("relname", as: String.self), try $0.decode("n_dead_tup", as: Int.self)) }
+        for (table, _) in due {
+            // The table name comes from the fixed list above, never from input.
+            try connection.execute("VACUUM (SKIP_LOCKED) certbus.\(table == "jobs" ? "jobs" : "job_attempts")")
+        }
+        return due.isEmpty
+            ? "nothing to vacuum" : "vacuumed " + due.map { "\($0.0) (\($0.1) dead rows)" }.joined(separator: ", ")
+    }
+}
+
+/// The queue's maintenance: a `Scheduler` running the rescuer, the retention task and the vacuum task under
 /// the `job-maintenance` leadership, so exactly one process of the deployment runs them.
 /// Every `Worker` starts one by default (`WorkerOptions.runsMaintenance`), so a deployment
 /// of workers alone keeps itself clean; `certbus serve` needs nothing more.
@@ -110,13 +149,13 @@ public enum JobMaintenance {
     /// The leadership name the maintenance scheduler competes for.
     public static let leadershipName = "job-maintenance"
 
-    /// The maintenance scheduler.
+    /// The maintenance scheduler: rescuer, retention and vacuum.
     public static func scheduler(
         configuration: ConnectionConfiguration, rescuer: JobRescuer = JobRescuer(), retention: JobRetention = JobRetention(),
-        leadershipCheckInterval: Double = 5, log: ServiceLog
+        vacuum: JobVacuum = JobVacuum(), leadershipCheckInterval: Double = 5, log: ServiceLog
     ) -> Scheduler {
         Scheduler(
             name: "job-maintenance", configuration: configuration, leadershipName: leadershipName,
-            tasks: [rescuer, retention], leadershipCheckInterval: leadershipCheckInterval, log: log)
+            tasks: [rescuer, retention, vacuum], leadershipCheckInterval: leadershipCheckInterval, log: log)
     }
 }

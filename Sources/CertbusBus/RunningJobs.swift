@@ -99,6 +99,10 @@ final class ReadyQueue: @unchecked Sendable {
         if head == jobs.count {
             jobs.removeAll(keepingCapacity: true)
             head = 0
+        } else if head >= 256 && head * 2 >= jobs.count {
+            // Under steady load the queue may never run empty: drop the taken prefix now and then.
+            jobs.removeFirst(head)
+            head = 0
         }
         return job
     }

@@ -180,6 +180,23 @@ import Testing
         #expect(try c.value("SELECT count(*) AS v FROM certbus.job_attempts", as: Int.self) == 13)
     }
 
+    @Test func vacuumTaskVacuumsWhenDeadRowsPileUp() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        let task = JobVacuum(interval: 1, minimumDeadRows: 100)
+        #expect(try task.run(c) == "nothing to vacuum")
+        _ = try JobQueue.enqueue(on: c, batch: (0..<500).map { _ in NewJob(kind: .noop) })
+        try c.execute("DELETE FROM certbus.jobs")
+        // Statistics reach pg_stat_user_tables within a second or so.
+        var summary = ""
+        #expect(try eventually {
+            summary = try task.run(c)
+            return summary.contains("vacuumed jobs")
+        }, "\(summary)")
+        #expect(try c.value("SELECT n_dead_tup AS v FROM pg_stat_user_tables WHERE relid = 'certbus.jobs'::regclass", as: Int.self) < 100)
+    }
+
     @Test func viewsShowRunningFailedAndDepth() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }
