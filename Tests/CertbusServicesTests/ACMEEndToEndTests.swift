@@ -35,7 +35,7 @@ import Testing
         try worker.start()
         defer { worker.stop(grace: 5) }
 
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(240)
         var status = "QUEUED"
         while Date() < deadline {
             status = try fixture.pool.withConnection { c in
