@@ -10,7 +10,7 @@
 -- The action vocabulary. Other migrations extend it with
 --   INSERT INTO certbus.audit_actions (action, description) VALUES ('NEW_ACTION', '...') ON CONFLICT DO NOTHING;
 CREATE TABLE certbus.audit_actions (
-  action       text PRIMARY KEY CHECK (action ~ '^[A-Z][A-Z0-9_]{1,62}$'),
+  action       text PRIMARY KEY CHECK (action ~ '^[A-Z][A-Z0-9_]+$' AND length(action) <= 63),
   description  text NOT NULL CHECK (description <> '')
 );
 COMMENT ON TABLE certbus.audit_actions IS
@@ -60,18 +60,20 @@ INSERT INTO certbus.audit_actions (action, description) VALUES
   ('AUDIT_CHECKPOINT',     'The audit sealer signed a checkpoint of the hash chain.');
 
 CREATE TABLE certbus.audit_log (
+  -- Values are validated by the trigger audit_log_before_insert rather than CHECK constraints:
+  -- PostgreSQL re-reads CHECK expressions for every INSERT statement into a partitioned table,
+  -- which costs more than the whole validation in a (session-cached) PL/pgSQL trigger.
   id              bigint GENERATED ALWAYS AS IDENTITY,
   occurred_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
   action          text NOT NULL,
-  entity_type     text NOT NULL CHECK (entity_type ~ '^[A-Za-z][A-Za-z0-9_]{0,63}$'),
-  entity_id       text NOT NULL CHECK (entity_id <> '' AND length(entity_id) <= 256),
-  actor_type      text NOT NULL CHECK (actor_type IN ('SYSTEM', 'USER', 'AGENT')),
-  actor_id        text NOT NULL CHECK (actor_id <> '' AND length(actor_id) <= 256),
-  details         jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(details) = 'object'),
+  entity_type     text NOT NULL,
+  entity_id       text NOT NULL,
+  actor_type      text NOT NULL,
+  actor_id        text NOT NULL,
+  details         jsonb NOT NULL DEFAULT '{}'::jsonb,
   txid            xid8 NOT NULL DEFAULT pg_current_xact_id(),
-  chain_position  bigint CHECK (chain_position > 0),
-  chain_hash      bytea CHECK (octet_length(chain_hash) = 32),
-  CONSTRAINT audit_log_sealed_together CHECK ((chain_position IS NULL) = (chain_hash IS NULL)),
+  chain_position  bigint,
+  chain_hash      bytea,
   PRIMARY KEY (id, occurred_at)
 ) PARTITION BY RANGE (occurred_at);
 COMMENT ON TABLE certbus.audit_log IS
@@ -99,14 +101,16 @@ CREATE INDEX audit_log_action ON certbus.audit_log (action, id);
 COMMENT ON INDEX certbus.audit_log_action IS 'audit list --action, newest first.';
 CREATE INDEX audit_log_actor ON certbus.audit_log (actor_id, id);
 COMMENT ON INDEX certbus.audit_log_actor IS 'audit list --actor, newest first.';
-CREATE INDEX audit_log_chain ON certbus.audit_log (chain_position) WHERE chain_position IS NOT NULL;
-COMMENT ON INDEX certbus.audit_log_chain IS 'Walks the hash chain in order (verification) and finds its head (sealer).';
-CREATE INDEX audit_log_unsealed ON certbus.audit_log (txid, id) WHERE chain_position IS NULL;
-COMMENT ON INDEX certbus.audit_log_unsealed IS 'The sealer''s work list: committed rows not yet in the chain.';
+-- The chain order is (txid, id): the sealer seals a growing prefix of that order (see
+-- docs/audit.md), so one index serves the sealer's work list and the verifier's walk.
+-- No index mentions chain_position or chain_hash, so sealing a row is a HOT update
+-- (no index entries) when its page has room: partitions are created with fillfactor 50.
+CREATE INDEX audit_log_chain_order ON certbus.audit_log (txid, id);
+COMMENT ON INDEX certbus.audit_log_chain_order IS 'Chain order: the sealer''s work list (rows after the head) and the verifier''s walk.';
 
 -- Rows that fall outside every monthly partition land here, so an insert never fails for want of
 -- a partition. certbus.audit_ensure_partitions() keeps monthly partitions ahead of time.
-CREATE TABLE certbus.audit_log_default PARTITION OF certbus.audit_log DEFAULT;
+CREATE TABLE certbus.audit_log_default PARTITION OF certbus.audit_log DEFAULT WITH (fillfactor = 50);
 COMMENT ON TABLE certbus.audit_log_default IS
   'Safety net for audit rows outside every monthly partition; normally empty (the sealer creates partitions ahead).';
 
@@ -119,6 +123,26 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown audit action %', quote_literal(NEW.action)
       USING ERRCODE = 'check_violation', HINT = 'The vocabulary is in certbus.audit_actions (docs/audit.md).';
+  END IF;
+  -- (No bounded repetition like {0,63} in patterns: PostgreSQL's regex engine makes those cost
+  -- microseconds per row; length() bounds the size instead.)
+  IF NEW.entity_type !~ '^[A-Za-z][A-Za-z0-9_]*$' OR length(NEW.entity_type) > 64 THEN
+    RAISE EXCEPTION 'audit entity_type % must be a word of letters, digits and _ (at most 64), starting with a letter',
+      quote_literal(NEW.entity_type) USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.entity_id = '' OR length(NEW.entity_id) > 256 THEN
+    RAISE EXCEPTION 'audit entity_id must be 1 to 256 characters' USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.actor_type NOT IN ('SYSTEM', 'USER', 'AGENT') THEN
+    RAISE EXCEPTION 'audit actor_type must be SYSTEM, USER or AGENT, not %', quote_literal(NEW.actor_type)
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.actor_id = '' OR length(NEW.actor_id) > 256 THEN
+    RAISE EXCEPTION 'audit actor_id must be 1 to 256 characters' USING ERRCODE = 'check_violation';
+  END IF;
+  IF jsonb_typeof(NEW.details) <> 'object' THEN
+    RAISE EXCEPTION 'audit details must be a JSON object, not %', jsonb_typeof(NEW.details)
+      USING ERRCODE = 'check_violation';
   END IF;
   IF NEW.chain_position IS NOT NULL OR NEW.chain_hash IS NOT NULL THEN
     RAISE EXCEPTION 'audit rows are inserted unsealed: chain_position and chain_hash are set only by the audit sealer'
@@ -137,8 +161,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_log_before_insert() IS
-  'Trigger: validates a new audit row (known action, unsealed, database time, no private key in details) '
-  'and stamps the writing transaction id.';
+  'Trigger: validates a new audit row (known action, entity type a word, entity and actor ids 1-256 characters, '
+  'actor type SYSTEM/USER/AGENT, details a JSON object without a private key, unsealed, database time) and stamps '
+  'the writing transaction id. Errors are check_violation (23514).';
 
 CREATE FUNCTION certbus.audit_log_before_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -148,7 +173,7 @@ BEGIN
       OLD.id, OLD.chain_position
       USING ERRCODE = 'restrict_violation';
   END IF;
-  IF NEW.chain_position IS NULL OR NEW.chain_hash IS NULL
+  IF NEW.chain_position IS NULL OR NEW.chain_hash IS NULL OR NEW.chain_position < 1 OR octet_length(NEW.chain_hash) <> 32
      OR (NEW.id, NEW.occurred_at, NEW.action, NEW.entity_type, NEW.entity_id, NEW.actor_type, NEW.actor_id,
          NEW.details, NEW.txid)
         IS DISTINCT FROM
@@ -162,8 +187,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_log_before_update() IS
-  'Trigger: rejects every UPDATE of an audit row except the one-time sealing (chain_position and chain_hash from NULL '
-  'to a value, every other column unchanged).';
+  'Trigger: rejects every UPDATE of an audit row except the one-time sealing (chain_position from NULL to a '
+  'position >= 1 and chain_hash from NULL to 32 bytes, together, every other column unchanged).';
 
 CREATE FUNCTION certbus.audit_log_reject_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -228,7 +253,7 @@ BEGIN
        WHERE n.nspname = 'certbus' AND c.relname = partition_name);
     BEGIN
       EXECUTE format(
-        'CREATE TABLE certbus.%I PARTITION OF certbus.audit_log FOR VALUES FROM (%L) TO (%L)',
+        'CREATE TABLE certbus.%I PARTITION OF certbus.audit_log FOR VALUES FROM (%L) TO (%L) WITH (fillfactor = 50)',
         partition_name,
         (month_start::timestamp AT TIME ZONE 'UTC'),
         ((month_start + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
@@ -252,6 +277,28 @@ COMMENT ON FUNCTION certbus.audit_ensure_partitions(integer) IS
   'Creates the monthly partitions of certbus.audit_log from the current month (UTC) to p_months_ahead months ahead, '
   'with their TRUNCATE guard and grants. Returns how many it created. Called by migrations and by the audit sealer.';
 
+-- The chain head ------------------------------------------------------------------------------
+
+CREATE TABLE certbus.audit_seal_state (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  chain_position  bigint NOT NULL DEFAULT 0 CHECK (chain_position >= 0),
+  chain_hash      bytea NOT NULL DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                  CHECK (octet_length(chain_hash) = 32),
+  head_txid       xid8 NOT NULL DEFAULT '0'::xid8,
+  head_id         bigint NOT NULL DEFAULT 0,
+  sealed_at       timestamptz
+);
+COMMENT ON TABLE certbus.audit_seal_state IS
+  'One row: where the audit sealer stands (the chain head). Written by every seal batch under a row lock, so '
+  'sealers never interleave. Bookkeeping only: `certbus audit verify` trusts nothing here.';
+COMMENT ON COLUMN certbus.audit_seal_state.singleton IS 'Always true: the table has exactly one row.';
+COMMENT ON COLUMN certbus.audit_seal_state.chain_position IS 'Chain position of the last sealed row (0: nothing sealed yet).';
+COMMENT ON COLUMN certbus.audit_seal_state.chain_hash IS 'Chain hash of the last sealed row (32 zero bytes before the first).';
+COMMENT ON COLUMN certbus.audit_seal_state.head_txid IS 'txid of the last sealed row: rows after (head_txid, head_id) are not sealed yet.';
+COMMENT ON COLUMN certbus.audit_seal_state.head_id IS 'Log id of the last sealed row.';
+COMMENT ON COLUMN certbus.audit_seal_state.sealed_at IS 'When the last seal batch committed.';
+INSERT INTO certbus.audit_seal_state DEFAULT VALUES;
+
 -- Privileges ---------------------------------------------------------------------------------
 
 -- The audit tables and every partition: services may read and insert, and update only the two
@@ -274,13 +321,17 @@ BEGIN
   FOR rel IN
     SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'certbus' AND c.relname LIKE 'audit\_%' AND c.relkind IN ('r', 'v', 'p')
-       AND c.relname <> 'audit_log' AND NOT c.relispartition
+       AND c.relname NOT IN ('audit_log', 'audit_seal_state') AND NOT c.relispartition
   LOOP
     -- Other audit tables (the action vocabulary, checkpoints) are read-only or insert-only for services.
     EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM certbus_service, certbus_agent, certbus_reporter, certbus_auditor', rel);
     EXECUTE format('GRANT SELECT ON %s TO certbus_reporter, certbus_auditor, certbus_service', rel);
   END LOOP;
   REVOKE INSERT ON certbus.audit_actions FROM certbus_service;
+  -- The sealer's bookkeeping row: updated by every batch, never inserted or deleted.
+  REVOKE INSERT, DELETE, TRUNCATE ON certbus.audit_seal_state FROM certbus_service, certbus_agent, certbus_reporter, certbus_auditor;
+  GRANT SELECT, UPDATE ON certbus.audit_seal_state TO certbus_service;
+  GRANT SELECT ON certbus.audit_seal_state TO certbus_reporter, certbus_auditor;
 END
 $$;
 COMMENT ON FUNCTION certbus.audit_apply_grants() IS
@@ -324,5 +375,8 @@ COMMENT ON FUNCTION certbus.write_audit(text, text, text, text, text, jsonb) IS
   'Appends one audit row in the caller''s transaction and returns its log id. Call it in the transaction that '
   'performs the action, so the row commits or rolls back with it. Raises check_violation for an unknown action '
   '(see certbus.audit_actions), a bad actor type, an empty entity or actor id, or details that are not a JSON object.';
+
+-- The two SECURITY DEFINER functions: not for PUBLIC (certbus.apply_grants gives certbus_service EXECUTE).
+REVOKE EXECUTE ON FUNCTION certbus.audit_ensure_partitions(integer), certbus.audit_apply_grants() FROM PUBLIC;
 
 SELECT certbus.audit_ensure_partitions(3);

@@ -193,7 +193,7 @@ COMMENT ON COLUMN certbus.alerts.entity_type IS
   'alerts raised by event triggers on those events.';
 COMMENT ON COLUMN certbus.alerts.entity_id IS 'Id of that object.';
 COMMENT ON COLUMN certbus.alerts.cause_key IS
-  'Identity of the cause, e.g. expiry:<certificate id>:7d, job:<job id>, renewal:<certificate id>, '
+  'Identity of the cause, e.g. expiry:<certificate id>:7d, job:<job id>, renewal-failed:<certificate id>, '
   'agent-offline:<agent id>, deployment:<endpoint id>. Unique among open alerts, so each cause raises exactly one alert.';
 COMMENT ON COLUMN certbus.alerts.created_at IS 'When the alert was raised.';
 COMMENT ON COLUMN certbus.alerts.read_at IS 'When an operator marked it read; NULL = unread.';
@@ -275,7 +275,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION certbus.resolve_alerts(text, text) IS
-  'Resolves every open alert whose cause_key starts with the prefix (e.g. ''renewal:<cert id>'' or '
+  'Resolves every open alert whose cause_key starts with the prefix (e.g. ''renewal-failed:<cert id>'' or '
   '''expiry:<cert id>:''), recording the optional resolution text; returns how many. Resolved alerts stay as history.';
 
 CREATE FUNCTION certbus.resolve_alert(p_cause_key text, p_resolution text DEFAULT NULL)

@@ -42,6 +42,7 @@ COMMENT ON COLUMN certbus.alerts_by_type_and_day.unread IS 'Of those, not yet ma
 COMMENT ON COLUMN certbus.alerts_by_type_and_day.still_open IS 'Of those, whose cause is still there.';
 
 CREATE VIEW certbus.expiring_certificates_without_replacement AS
+WITH ladders AS MATERIALIZED (SELECT profile_id, thresholds FROM certbus.profile_expiry_ladders)
 SELECT c.id, c.common_name, c.serial_number, c.status, c.not_after,
        floor(extract(epoch FROM c.not_after - now()) / 86400)::integer AS days_left,
        s.step AS ladder_step_days,
@@ -49,8 +50,9 @@ SELECT c.id, c.common_name, c.serial_number, c.status, c.not_after,
   FROM certbus.certificates c
   LEFT JOIN certbus.ra_profiles p ON p.id = c.profile_id
   LEFT JOIN certbus.certificate_groups g ON g.id = c.group_id
- CROSS JOIN LATERAL (SELECT certbus.expiry_ladder_step(c.not_before, c.not_after,
-                                                       coalesce(p.expiry_alert_days, ARRAY[30, 14, 7, 1])) AS step) s
+  LEFT JOIN ladders l ON l.profile_id = c.profile_id
+ CROSS JOIN LATERAL (SELECT certbus.expiry_ladder_position(c.not_before, c.not_after,
+                                                           coalesce(l.thresholds, '{-30,-14,-7,-1}'::float8[]), now()) AS step) s
  WHERE c.status IN ('VALID', 'EXPIRING')
    AND c.not_after <= now() + certbus.expiry_window_days() * interval '1 day'
    AND s.step IS NOT NULL

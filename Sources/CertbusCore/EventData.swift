@@ -113,13 +113,16 @@ public struct CertificateExpiringEventData: EventData, Equatable {
     public var notAfter: Date
     /// Whole days left until not_after (rounded down; negative once expired).
     public var daysLeft: Int
-    /// The profile's threshold that applies (first ladder step, in days).
+    /// The profile's threshold that applies (first ladder step, in days, scaled for short-lived certificates).
     public var thresholdDays: Double
+    /// The ladder step reached (days as written in the profile), when known.
+    public var ladderStepDays: Int?
     public var status: String
     public var resourceId: String { certificateId.uuidString.lowercased() }
 
     public init(certificateId: UUID, commonName: String? = nil, serialNumber: String? = nil, profileId: UUID? = nil,
-                groupId: UUID? = nil, notAfter: Date, daysLeft: Int, thresholdDays: Double, status: String) {
+                groupId: UUID? = nil, notAfter: Date, daysLeft: Int, thresholdDays: Double, ladderStepDays: Int? = nil,
+                status: String) {
         self.certificateId = certificateId
         self.commonName = commonName
         self.serialNumber = serialNumber
@@ -128,13 +131,14 @@ public struct CertificateExpiringEventData: EventData, Equatable {
         self.notAfter = notAfter
         self.daysLeft = daysLeft
         self.thresholdDays = thresholdDays
+        self.ladderStepDays = ladderStepDays
         self.status = status
     }
 
     enum CodingKeys: String, CodingKey {
         case certificateId = "certificate_id", commonName = "common_name", serialNumber = "serial_number"
         case profileId = "profile_id", groupId = "group_id", notAfter = "not_after", daysLeft = "days_left"
-        case thresholdDays = "threshold_days", status
+        case thresholdDays = "threshold_days", ladderStepDays = "ladder_step_days", status
     }
 }
 
@@ -302,6 +306,7 @@ extension CertificateExpiringEventData {
         try c.encode(notAfter, forKey: .notAfter)
         try c.encode(daysLeft, forKey: .daysLeft)
         try c.encode(thresholdDays, forKey: .thresholdDays)
+        try c.encodeIfPresent(ladderStepDays, forKey: .ladderStepDays)
         try c.encode(status, forKey: .status)
     }
 }

@@ -36,7 +36,7 @@ public struct ExpiryLadder: Sendable, Equatable {
     public func scale(notBefore: Date, notAfter: Date) -> Double {
         guard let largest = steps.first else { return 1 }
         let lifetime = notAfter.timeIntervalSince(notBefore)
-        let full = 2 * Double(largest) * 86400
+        let full = Double(2 * largest) * 86400
         return lifetime >= full ? 1 : max(0, lifetime) / full
     }
 
@@ -49,8 +49,9 @@ public struct ExpiryLadder: Sendable, Equatable {
     public func position(notBefore: Date, notAfter: Date, now: Date) -> Position {
         let remaining = notAfter.timeIntervalSince(now)
         if remaining <= 0 { return .expired }
-        let scale = scale(notBefore: notBefore, notAfter: notAfter)
-        let crossed = steps.filter { remaining <= Double($0) * 86400 * scale }
+        // Same arithmetic as certbus.expiry_ladder_position: the remaining time in scaled days, compared with each step.
+        let scaledDays = remaining / (86400 * scale(notBefore: notBefore, notAfter: notAfter))
+        let crossed = steps.filter { scaledDays <= Double($0) }
         guard let deepest = crossed.min() else { return .outside }
         return .step(days: deepest)
     }

@@ -34,11 +34,16 @@ enum AuditBenchCommand {
                 "transactions": .int(result.transactions),
                 "baseline_us": .double(result.baselineMicroseconds), "audited_us": .double(result.auditedMicroseconds),
                 "overhead_us": .double(result.overheadMicroseconds), "overhead_percent": .double(result.overheadPercent),
+                "baseline_cpu_us": result.baselineCPUMicroseconds.map { .double($0) } ?? .null,
+                "audited_cpu_us": result.auditedCPUMicroseconds.map { .double($0) } ?? .null,
                 "sealed_rows": .int(result.sealedRows), "seal_seconds": .double(result.sealSeconds),
                 "seal_rows_per_second": .double(result.sealRowsPerSecond),
                 "verified_rows": .int(result.verifiedRows), "verify_seconds": .double(result.verifySeconds),
                 "verify_rows_per_second": .double(result.verifyRowsPerSecond),
                 "bulk_insert_rows_per_second": .double(result.bulkInsertRowsPerSecond),
+                "seal_rows_per_cpu_second": result.sealRowsPerCPUSecond.map { .double($0) } ?? .null,
+                "verify_rows_per_cpu_second": result.verifyRowsPerCPUSecond.map { .double($0) } ?? .null,
+                "load_average": result.loadAverage.map { .double($0) } ?? .null,
             ])))
             return
         }
@@ -50,6 +55,13 @@ enum AuditBenchCommand {
             sealing: \(result.sealedRows) rows in \(f(result.sealSeconds, 2)) s = \(f(result.sealRowsPerSecond)) rows/s
             verification: \(result.verifiedRows) rows in \(f(result.verifySeconds, 2)) s = \(f(result.verifyRowsPerSecond)) rows/s
             """)
+        if let base = result.baselineCPUMicroseconds, let audited = result.auditedCPUMicroseconds {
+            invocation.print("lifecycle transaction CPU (certbus + backend): \(f(base)) µs without audit, \(f(audited)) µs with (+\(f(audited - base)) µs)")
+        }
+        if let seal = result.sealRowsPerCPUSecond, let verify = result.verifyRowsPerCPUSecond {
+            invocation.print("per CPU second (certbus + its PostgreSQL backend): sealing \(f(seal)) rows, verification \(f(verify)) rows")
+        }
+        if let load = result.loadAverage { invocation.print("load average at the end: \(f(load, 2)) (\(ProcessInfo.processInfo.activeProcessorCount) CPUs)") }
     }
 
 }

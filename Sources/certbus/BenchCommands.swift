@@ -8,5 +8,7 @@ enum BenchCommands {
         subcommands: [
             AuditBenchCommand.command,
             BenchQueueCommand.command,
+            EventsBenchCommand.command,
+            CertBenchCommand.command,
         ])
 }

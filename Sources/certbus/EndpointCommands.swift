@@ -25,6 +25,17 @@ enum EndpointCommands {
     static let reference = Argument<String>("endpoint", help: "Endpoint name or id.")
     static let statusArgument = Argument<String>("status", help: "Automation status: code (install-validation-failed) or title.")
     static let certificateArgument = Argument<String>("certificate", help: "Certificate id or SHA-256 fingerprint; 'none' clears it.")
+    static let installCertificate = Option<String>(
+        "certificate", valueName: "id|sha256", help: "Install this issued certificate (the agent must hold its key).")
+    static let profile = Option<String>(
+        "profile", valueName: "profile", help: "Have the agent generate a key and request a certificate under this RA profile.")
+    static let keyAlgorithm = Option<String>(
+        "key-algorithm", valueName: "alg", allowed: ["EC-P256", "EC-P384", "RSA-2048", "RSA-3072", "RSA-4096", "ED25519"],
+        help: "Key the agent generates (default EC-P256).")
+    static let subjectName = Option<String>(
+        "san", valueName: "name", repeatable: true, help: "Name for the CSR (repeatable; default: the endpoint's server name).")
+    static let wait = Flag("wait", help: "Wait until a worker has run the job and print its result.")
+    static let waitTimeout = Option<TimeSpan>("timeout", default: TimeSpan(seconds: 120), help: "How long --wait waits.")
 
     static let command = Command(
         "endpoint", abstract: "Add and inspect endpoints and their automation status.",
@@ -34,7 +45,7 @@ enum EndpointCommands {
             (admin-web-request). Each carries one automation status from the product's catalogue of 42; \
             a status changes only along the automation state machine, and every change is kept.
             """,
-        subcommands: [add, list, show, statusHistory, setStatus, setCertificate])
+        subcommands: [add, list, show, statusHistory, setStatus, setCertificate, install, validate])
 
     static let add = Command(
         "add", abstract: "Add an endpoint.",
@@ -162,5 +173,66 @@ enum EndpointCommands {
         try context.emit(
             text: "\(now.name) expects \(now.expectedCertificateId?.uuidString.lowercased() ?? "no certificate")",
             json: EndpointOutput.json(now))
+    }
+
+    static let install = Command(
+        "install", abstract: "Ask the endpoint's agent to install a certificate (INSTALL_CERT on its queue).",
+        discussion: """
+            With --profile the agent generates the private key on its host, submits only a CSR, waits for \
+            the certificate, installs it and runs its post-install command. With --certificate it installs \
+            an issued certificate whose key it already holds. The endpoint goes to Automation requested; \
+            one install per endpoint at a time.
+            """,
+        options: CommandContext.options + [installCertificate, profile, keyAlgorithm, subjectName], arguments: [reference]
+    ) { invocation in
+        let context = CommandContext(invocation)
+        let certificateGiven = invocation[installCertificate]
+        let profileGiven = invocation[profile]
+        guard (certificateGiven == nil) != (profileGiven == nil) else {
+            throw UsageError("give either --certificate or --profile")
+        }
+        if certificateGiven != nil && (invocation[keyAlgorithm] != nil || !invocation.values(subjectName).isEmpty) {
+            throw UsageError("--key-algorithm and --san go with --profile")
+        }
+        let names = invocation.values(subjectName)
+        for name in names {
+            if NetworkHost.hostProblem(name) != nil { throw UsageError("--san \(name) is not a host name or IP address") }
+        }
+        let connection = try context.connect()
+        defer { connection.close() }
+        let endpoint = try EndpointStore.find(try invocation.value(reference), on: connection)
+        let jobId = try InstallRequest.enqueue(
+            endpointId: endpoint.id, certificate: certificateGiven, profile: profileGiven, keyAlgorithm: invocation[keyAlgorithm],
+            names: names.isEmpty ? nil : names, actor: EndpointArguments.operatorActor(invocation), on: connection)
+        try context.emit(
+            text: "queued INSTALL_CERT job \(jobId) for \(endpoint.name) (agent \(endpoint.agentName ?? "?"))",
+            json: ["job_id": .int(Int(jobId)), "endpoint": .string(endpoint.name)])
+    }
+
+    static let validate = Command(
+        "validate", abstract: "Check that the endpoint serves its expected certificate (VALIDATE_DEPLOYMENT).",
+        options: CommandContext.options + [wait, waitTimeout], arguments: [reference]
+    ) { invocation in
+        let context = CommandContext(invocation)
+        let connection = try context.connect()
+        defer { connection.close() }
+        let endpoint = try EndpointStore.find(try invocation.value(reference), on: connection)
+        let jobId = try DeploymentValidation.enqueue(endpointId: endpoint.id, actor: EndpointArguments.operatorActor(invocation), on: connection)
+        guard invocation[wait] else {
+            try context.emit(
+                text: "queued VALIDATE_DEPLOYMENT job \(jobId) for \(endpoint.name)",
+                json: ["job_id": .int(Int(jobId)), "endpoint": .string(endpoint.name)])
+            return
+        }
+        let finished = try EndpointJobWait.wait(for: jobId, timeout: invocation[waitTimeout]!.timeInterval, on: connection)
+        let now = try EndpointStore.find(id: endpoint.id, on: connection)
+        try context.emit(
+            text: "\(endpoint.name): validation \(finished.status == "SUCCESS" ? "passed" : "failed")"
+                + (finished.error.map { ": \($0)" } ?? "") + "\nautomation status: \(now.automationStatus.title)",
+            json: [
+                "job_id": .int(Int(jobId)), "status": .string(finished.status), "error": finished.error.map { .string($0) } ?? .null,
+                "endpoint": EndpointOutput.json(now),
+            ])
+        if finished.status != "SUCCESS" { throw ExitCode.failure }
     }
 }

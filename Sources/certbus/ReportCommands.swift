@@ -12,11 +12,13 @@ enum ReportCommands {
         ("Summary", "daily_operations_summary"),
         ("Unread ERROR alerts", "unread_error_alerts"),
         ("Failed jobs (last day)", "failed_jobs_last_day"),
-        ("Running jobs by runtime", "running_jobs_by_runtime"),
+        ("Running jobs, longest first", "running_jobs"),
+        ("Queue depth by kind", "queue_depth"),
     ]
     static let weeklyViews = [
         ("Issuance and renewal trends", "weekly_certificate_trends"),
-        ("Job failure patterns", "weekly_job_failure_patterns"),
+        ("Job failure patterns by week", "weekly_job_failure_patterns"),
+        ("Job failure patterns of the last 7 days by error", "job_failure_patterns"),
         ("Alert patterns", "weekly_alert_patterns"),
     ]
 

@@ -1,6 +1,7 @@
 import CertbusArguments
 import CertbusBus
 import CertbusCore
+import CertbusServices
 import Foundation
 import Postgres
 
@@ -69,10 +70,17 @@ enum WorkerCommand {
     }
 
     /// Every handler this build of certbus has. Areas add theirs here (one line each).
-    static func handlers() -> HandlerRegistry {
-        HandlerRegistry([
-            NoopHandler()
-        ])
+    static func handlers(environment: [String: String] = ProcessInfo.processInfo.environment) -> HandlerRegistry {
+        let registry = CertificateServices.registry(
+            homeDirectory: CertCommandSupport.homeDirectory(environment), environment: environment)
+        // Webhook secrets are sealed under the KEK; without a readable KEK, deliveries that need one fail clearly.
+        let kek = try? registry.environment.keyEncryptionKey()
+        return HandlerRegistry([
+            NoopHandler(),
+            ValidateDeploymentHandler(),
+            DiscoveryHandler(),
+            DeliverNotificationHandler(keyEncryptionKey: kek),
+        ] + CertificateServices.handlers(registry: registry))
     }
 
     static func commaSeparated(_ values: [String]) -> [String] {

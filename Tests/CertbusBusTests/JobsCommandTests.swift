@@ -71,7 +71,7 @@ import Testing
             (["jobs", "show", "abc"], 2, "int"),
             (["jobs", "retry", "424242"], 1, "no job with id 424242"),
             (["jobs", "cancel", "424242"], 1, "no job with id 424242"),
-            (["worker", "--kinds", "ISSUE_CERT"], 2, "no handler for ISSUE_CERT"),
+            (["worker", "--kinds", "INSTALL_CERT"], 2, "no handler for INSTALL_CERT"),
             (["worker", "--concurrency", "0"], 2, "--concurrency"),
         ]
         for (arguments, status, message) in cases {

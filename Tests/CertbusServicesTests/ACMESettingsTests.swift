@@ -65,26 +65,26 @@ import PKI
 /// Sealing the ACME account key under the key-encryption key.
 @Suite struct ACMEAccountKeyVaultTests {
     @Test func sealsAndOpensForTheSameCAOnly() throws {
-        let box = SecretBox(key: try SecretBox.Key.generate())
+        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate())
         let key = try ACMEAccountKeyVault.generate()
         #expect(key.algorithm == .ecdsaP256)
         let ca = UUID()
-        let sealed = try ACMEAccountKeyVault.seal(key, caID: ca, with: box)
+        let sealed = try ACMEAccountKeyVault.seal(key, caID: ca, with: kek)
         #expect(sealed.range(of: try key.pkcs8DER()) == nil)
 
-        let opened = try ACMEAccountKeyVault.open(sealed, caID: ca, with: box)
+        let opened = try ACMEAccountKeyVault.open(sealed, caID: ca, with: kek)
         #expect(opened.matches(key.publicKey))
 
-        let otherCA = #expect(throws: ACMEError.self) { try ACMEAccountKeyVault.open(sealed, caID: UUID(), with: box) }
+        let otherCA = #expect(throws: ACMEError.self) { try ACMEAccountKeyVault.open(sealed, caID: UUID(), with: kek) }
         guard case .invalidConfiguration(let why) = otherCA?.kind else {
             Issue.record("expected a configuration error, got \(String(describing: otherCA))")
             return
         }
-        #expect(why.hasPrefix("the ACME account key does not open with the configured key-encryption key"))
-        let otherKEK = SecretBox(key: try SecretBox.Key.generate())
+        #expect(why.contains("does not open with this key-encryption key"))
+        let otherKEK = KeyEncryptionKey(key: try SecretBox.Key.generate())
         #expect(throws: ACMEError.self) { try ACMEAccountKeyVault.open(sealed, caID: ca, with: otherKEK) }
         var altered = sealed
         altered[altered.count - 1] ^= 1
-        #expect(throws: ACMEError.self) { try ACMEAccountKeyVault.open(altered, caID: ca, with: box) }
+        #expect(throws: ACMEError.self) { try ACMEAccountKeyVault.open(altered, caID: ca, with: kek) }
     }
 }

@@ -106,3 +106,29 @@ final class LockedBox<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
     func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }
+
+/// The hooks other areas call for agents and deployment validation.
+@Suite struct AlertHookTests {
+    @Test func agentOfflineAndDeploymentHooksRaiseOnceAndClear() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        let seen = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try AlertHooks.agentOffline(on: c, agentId: "web-01", lastSeen: seen)
+        #expect(try AlertHooks.agentOffline(on: c, agentId: "web-01", lastSeen: seen) == first)
+        let alert = try AlertInbox.find(on: c, id: first)
+        #expect(alert.type == .warn && alert.entityType == "AGENT" && alert.entityId == "web-01")
+        #expect(alert.message.contains("2027-01-15 08:00:00 UTC"))
+        #expect(try AlertHooks.agentOnline(on: c, agentId: "web-01") == 1)
+        #expect(try AlertHooks.agentOnline(on: c, agentId: "web-01") == 0)
+        #expect(try AlertInbox.find(on: c, id: first).resolution == "agent reconnected")
+
+        let deployment = try AlertHooks.deploymentValidationFailed(on: c, endpointId: "ep-1", severity: .error, message: "wrong certificate served")
+        #expect(try AlertInbox.find(on: c, id: deployment).severity == .error)
+        #expect(try AlertHooks.deploymentValidated(on: c, endpointId: "ep-1") == 1)
+        #expect(throws: PostgresError.self) {
+            try c.execute("SELECT certbus.alert_deployment_validation('ep-2', 'PANIC', 'x')")
+        }
+        #expect(throws: AlertError.self) { try AlertHooks.agentOffline(on: c, agentId: "", lastSeen: nil) }
+    }
+}

@@ -46,6 +46,10 @@ import Testing
                        [id, hash], contains: "append-only: UPDATE of row \(id)")
         expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 1 WHERE id = $1", [id],
                        contains: "append-only: UPDATE of row \(id)")
+        expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 0, chain_hash = $2 WHERE id = $1", [id, hash],
+                       contains: "append-only: UPDATE of row \(id)")
+        expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 1, chain_hash = $2 WHERE id = $1",
+                       [id, Data(repeating: 7, count: 31)], contains: "append-only: UPDATE of row \(id)")
         #expect(try c.execute("UPDATE certbus.audit_log SET chain_position = 1, chain_hash = $2 WHERE id = $1", [id, hash]) == 1)
         expectRejected(c, "UPDATE certbus.audit_log SET chain_position = 2, chain_hash = $2 WHERE id = $1", [id, hash],
                        contains: "audit row \(id) is already sealed at chain position 1")
@@ -138,8 +142,23 @@ import Testing
                 .decode("d", as: Bool.self) == false, "\(name)")
             #expect(try c.query("SELECT has_table_privilege('certbus_auditor', 'certbus.' || $1, 'SELECT') AS s", [name])[0]
                 .decode("s", as: Bool.self), "\(name)")
+            // Room on each page so sealing is a HOT update.
+            #expect(try c.query("SELECT reloptions::text AS o FROM pg_class WHERE oid = ('certbus.' || $1)::regclass", [name])[0]
+                .decode("o", as: String?.self) == "{fillfactor=50}", "\(name)")
         }
         let bad = #expect(throws: PostgresError.self) { try c.execute("SELECT certbus.audit_ensure_partitions(-1)") }
         #expect(bad?.sqlState == "22023")
+    }
+}
+
+extension AuditAppendOnlyTests {
+    @Test func definerFunctionsAreNotForEveryone() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        for (role, allowed) in [("certbus_service", true), ("certbus_reporter", false), ("certbus_agent", false)] {
+            #expect(try c.query("SELECT has_function_privilege($1, 'certbus.audit_ensure_partitions(integer)', 'EXECUTE') AS x", [role])[0]
+                .decode("x", as: Bool.self) == allowed, "\(role)")
+        }
     }
 }

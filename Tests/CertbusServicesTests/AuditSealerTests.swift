@@ -121,14 +121,14 @@ import Testing
     @Test func serviceSealsOnNotificationAndChecksLeadership() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }
-        var configuration = AuditSealerService.Configuration()
-        configuration.pollInterval = 30  // long: sealing must come from the notification
-        configuration.checkpointInterval = 0
-        configuration.retryInterval = 0.1
-        configuration.log = { _ in }
+        var options = AuditSealerService.Options()
+        options.pollInterval = 30  // long: sealing must come from the notification
+        options.checkpointInterval = 0
+        options.retryInterval = 0.1
+        options.log = .silent
         let key = try AuditFixture.newKey()
-        let a = AuditSealerService(configuration: configuration, signingKey: key) { try db.connect(applicationName: "sealer-a") }
-        let b = AuditSealerService(configuration: configuration, signingKey: key) { try db.connect(applicationName: "sealer-b") }
+        let a = AuditSealerService(configuration: db.configuration(), signingKey: key, options: options)
+        let b = AuditSealerService(configuration: db.configuration(), signingKey: key, options: options)
         try a.start()
         try b.start()
         defer {

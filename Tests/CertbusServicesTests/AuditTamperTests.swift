@@ -50,7 +50,8 @@ import Testing
             // Seen from the tamperer's own (uncommitted) transaction.
             let problem = try AuditVerifier().verify(on: t).problem
             #expect(problem?.rowId == victim, "\(edit)")
-            #expect(problem?.kind == .rowMismatch, "\(edit)")
+            // Editing txid moves the row in chain order; everything else breaks its hash.
+            #expect(problem?.kind == (edit.hasPrefix("txid") ? .positionMismatch : .rowMismatch), "\(edit)")
             try t.execute("ROLLBACK")
         }
         #expect(try verify(c) == nil)
@@ -71,11 +72,13 @@ import Testing
     @Test func removedSealIsAMissingPosition() throws {
         let (db, c, _) = try sealedLog()
         defer { db.drop() }
+        let victim = try AuditFixture.id(at: 6, on: c)
         let t = try AuditFixture.tamperer(db)
         try t.execute("UPDATE certbus.audit_log SET chain_position = NULL, chain_hash = NULL WHERE chain_position = 6")
         let problem = try #require(try verify(c))
         #expect(problem.kind == .positionMissing)
         #expect(problem.chainPosition == 6)
+        #expect(problem.rowId == victim)
     }
 
     @Test func insertedRowIsNamed() throws {
@@ -104,8 +107,25 @@ import Testing
             OVERRIDING SYSTEM VALUE VALUES (0, 'CONFIG_CHANGED', 'Config', 'forged', 'USER', 'tester', 4, $1) RETURNING id
             """, [hash])[0].decode("id", as: Int64.self)
         let problem2 = try #require(try verify(db2.1))
-        #expect(problem2.kind == .rowMismatch)
+        #expect(problem2.kind == .positionDuplicated)
         #expect(problem2.rowId == forged2)
+
+        // Forged into the chain order itself (another row's txid, a lower id): its hash does not match.
+        let db3 = try sealedLog()
+        defer { db3.0.drop() }
+        let t3 = try AuditFixture.tamperer(db3.0)
+        let genuine = try AuditFixture.id(at: 4, on: db3.1)
+        let forged3 = try t3.query(
+            """
+            INSERT INTO certbus.audit_log (id, action, entity_type, entity_id, actor_type, actor_id, txid, chain_position, chain_hash)
+            OVERRIDING SYSTEM VALUE
+            SELECT id - 1000000, action, entity_type, 'forged', actor_type, actor_id, txid, 4, chain_hash
+              FROM certbus.audit_log WHERE id = $1 RETURNING id
+            """, [genuine])[0].decode("id", as: Int64.self)
+        let problem3 = try #require(try verify(db3.1))
+        #expect(problem3.kind == .rowMismatch)
+        #expect(problem3.rowId == forged3)
+        #expect(problem3.chainPosition == 4)
     }
 
     @Test func reorderedRowsAreNamed() throws {
@@ -119,8 +139,8 @@ import Testing
             "UPDATE certbus.audit_log SET chain_position = CASE WHEN id = $1 THEN 6 ELSE 3 END WHERE id IN ($1, $2)",
             [third, sixth]) == 2)
         let problem = try #require(try verify(c))
-        #expect(problem.kind == .rowMismatch)
-        #expect(problem.rowId == sixth)
+        #expect(problem.kind == .positionMismatch)
+        #expect(problem.rowId == third)  // third in chain order, but labelled 6
         #expect(problem.chainPosition == 3)
     }
 

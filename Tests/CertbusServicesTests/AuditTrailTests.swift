@@ -120,6 +120,7 @@ import Testing
         defer { db.drop() }
         let c = try db.connect()
         let stored = Set(try c.query("SELECT action FROM certbus.audit_actions").map { try $0.decode("action", as: String.self) })
-        #expect(Set(AuditAction.builtIn.map(\.rawValue)) == stored)
+        // Other areas' migrations add their own actions; every built-in one must be there.
+        #expect(Set(AuditAction.builtIn.map(\.rawValue)).isSubset(of: stored))
     }
 }

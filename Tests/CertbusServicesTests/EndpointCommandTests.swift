@@ -18,28 +18,51 @@ enum EndpointCLI {
     }
 
     static func run(_ arguments: [String], database: TestDatabase, environment: [String: String] = [:]) throws -> Result {
+        try start(arguments, database: database, environment: environment).finish()
+    }
+
+    /// Same, with another connection string (e.g. logged in as an agent's role).
+    static func run(_ arguments: [String], connectionString: String) throws -> Result {
+        try Running(arguments + ["--database-url", connectionString], environment: [:]).finish()
+    }
+
+    /// Starts the command and returns at once; `finish()` waits for it.
+    static func start(_ arguments: [String], database: TestDatabase, environment: [String: String] = [:]) throws -> Running {
+        try Running(arguments + ["--database-url", database.connectionString], environment: environment)
+    }
+
+    /// A started `certbus` process.
+    final class Running: @unchecked Sendable {
         let process = Process()
-        process.executableURL = TestCluster.certbusExecutable
-        process.arguments = arguments + ["--database-url", database.connectionString]
-        var env = ProcessInfo.processInfo.environment
-        env["CERTBUS_USER"] = "cli-tester"
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errData = LockedData()
-        let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        errThread.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errData.isSet { usleep(1000) }
-        return Result(
-            status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
-            error: String(decoding: errData.value, as: UTF8.self))
+        private let outData = LockedData()
+        private let errData = LockedData()
+
+        init(_ arguments: [String], environment: [String: String]) throws {
+            process.executableURL = TestCluster.certbusExecutable
+            process.arguments = arguments
+            var env = ProcessInfo.processInfo.environment
+            env["CERTBUS_USER"] = "cli-tester"
+            for (key, value) in environment { env[key] = value }
+            process.environment = env
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let outData = self.outData
+            let errData = self.errData
+            Thread { outData.set(out.fileHandleForReading.readDataToEndOfFile()) }.start()
+            Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }.start()
+        }
+
+        func finish() -> Result {
+            process.waitUntilExit()
+            while !outData.isSet || !errData.isSet { usleep(1000) }
+            return Result(
+                status: process.terminationStatus, output: String(decoding: outData.value, as: UTF8.self),
+                error: String(decoding: errData.value, as: UTF8.self))
+        }
     }
 
     final class LockedData: @unchecked Sendable {

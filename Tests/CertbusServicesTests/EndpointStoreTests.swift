@@ -100,3 +100,16 @@ import Testing
         #expect(error.description == "invalid target \"host:99999\": port \"99999\" is not a number between 1 and 65535")
     }
 }
+
+/// The audit actions the endpoint area adds to the vocabulary.
+@Suite struct EndpointAuditVocabularyTests {
+    @Test func endpointActionsAreInTheVocabulary() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        defer { c.close() }
+        let stored = Set(try c.query("SELECT action FROM certbus.audit_actions").map { try $0.decode("action", as: String.self) })
+        let ours: [AuditAction] = [.endpointAdded, .agentRegistered, .agentOffline, .agentOnline]
+        #expect(Set(ours.map(\.rawValue)).isSubset(of: stored))
+    }
+}

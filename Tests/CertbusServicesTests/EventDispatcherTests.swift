@@ -114,7 +114,7 @@ import Testing
         let listener = try db.connect()
         try listener.listen("ops_certificates")
         let profile = try NotificationProfiles.create(
-            on: c, NewNotificationProfile(name: "ops", kind: .pgChannel, channel: "ops_certificates"), secretBox: nil,
+            on: c, NewNotificationProfile(name: "ops", kind: .pgChannel, channel: "ops_certificates"), keyEncryptionKey: nil,
             actor: admin)
         _ = try EventTriggers.create(on: c, NewEventTrigger(
             name: "tell-ops", eventType: .discoveryFinished, actions: [.notify(profileId: profile.id)]), actor: admin)
@@ -196,7 +196,7 @@ import Testing
         defer { db.drop() }
         let c = try db.connect()
         let profile = try NotificationProfiles.create(
-            on: c, NewNotificationProfile(name: "gone", kind: .pgChannel, channel: "gone_channel"), secretBox: nil, actor: admin)
+            on: c, NewNotificationProfile(name: "gone", kind: .pgChannel, channel: "gone_channel"), keyEncryptionKey: nil, actor: admin)
         _ = try EventTriggers.create(on: c, NewEventTrigger(
             name: "to-gone", eventType: .approvalRequested, actions: [.notify(profileId: profile.id)]), actor: admin)
         try c.execute("DELETE FROM certbus.notification_profiles WHERE id = $1", [profile.id])

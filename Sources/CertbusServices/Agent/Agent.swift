@@ -23,11 +23,11 @@ public struct Agent: Sendable, Equatable {
     public var loginRole: String?
     public var createdAt: Date
 
-    /// The job queue this agent's jobs run on: `agent:<id>`.
+    /// The job queue this agent's jobs run on: `agent-<id>` (queue names allow no colon).
     public var queue: String { Agent.queue(for: id) }
 
-    /// The job queue of the agent with this id.
-    public static func queue(for id: UUID) -> String { "agent:\(id.uuidString.lowercased())" }
+    /// The job queue of the agent with this id (`certbus.agent_queue(id)`).
+    public static func queue(for id: UUID) -> String { "agent-\(id.uuidString.lowercased())" }
 
     static let columns = "id, name, hostname, version, status, last_seen_at, login_role, created_at"
 

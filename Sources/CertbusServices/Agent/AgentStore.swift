@@ -11,6 +11,10 @@ public enum AgentStore {
         if let problem = NameRules.problem(name) { throw EndpointError(.invalidInput, "agent name \"\(name)\" \(problem)") }
         if let loginRole, loginRole.isEmpty { throw EndpointError(.invalidInput, "an agent's login role cannot be empty") }
         return try connection.withTransaction { c in
+            if let loginRole, try c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [loginRole]).isEmpty {
+                throw EndpointError(
+                    .notFound, "no PostgreSQL role \(loginRole) (create it: CREATE ROLE \(loginRole) LOGIN IN ROLE certbus_agent)")
+            }
             let rows = try c.query(
                 """
                 INSERT INTO certbus.agents (name, login_role) VALUES ($1, $2)
@@ -18,7 +22,12 @@ public enum AgentStore {
                 RETURNING \(Agent.columns), (xmax = 0) AS inserted
                 """, [name, loginRole])
             let agent = try Agent(row: rows[0])
-            if try rows[0].decode("inserted", as: Bool.self) {
+            let inserted = try rows[0].decode("inserted", as: Bool.self)
+            if !inserted, let loginRole, agent.loginRole != loginRole {
+                throw EndpointError(
+                    .duplicate, "agent \(name) exists already with login role \(agent.loginRole ?? "none"), not \(loginRole)")
+            }
+            if inserted {
                 var details: [String: Any] = ["name": name]
                 if let loginRole { details["login_role"] = loginRole }
                 try AuditTrail.record(

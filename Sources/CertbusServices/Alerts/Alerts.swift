@@ -7,7 +7,7 @@ import Postgres
 /// raise the same cause as often as they like.
 ///
 /// Cause-key conventions (prefix-resolvable, so end each part with `:`-separated ids):
-/// `expiry:<certificate id>:<step>`, `renewal:<certificate id>`, `job:<job id>`,
+/// `expiry:<certificate id>:<step>`, `renewal-failed:<certificate id>`, `job:<job id>`,
 /// `agent-offline:<agent id>`, `deployment:<endpoint id>`.
 public enum Alerts {
     /// The channel notified (payload: the alert id) when an alert is raised, read or resolved.

@@ -66,7 +66,7 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, Codable, Expres
 }
 
 /// The kind of thing an audit row is about (`entity_type`). Free text matching
-/// `^[A-Za-z][A-Za-z0-9_]{0,63}$`; use these constants so the log stays uniform.
+/// letters, digits and `_` (at most 64, starting with a letter); use these constants so the log stays uniform.
 public struct AuditEntityType: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral,
     CustomStringConvertible
 {

@@ -29,6 +29,9 @@ public struct AuditBenchmark: Sendable {
         public var auditedMicroseconds: Double
         public var overheadMicroseconds: Double { auditedMicroseconds - baselineMicroseconds }
         public var overheadPercent: Double { baselineMicroseconds > 0 ? overheadMicroseconds / baselineMicroseconds * 100 : 0 }
+        /// The same in CPU time (certbus + backend) per transaction, microseconds; nil when unreadable.
+        public var baselineCPUMicroseconds: Double?
+        public var auditedCPUMicroseconds: Double?
         /// Rows sealed and the time it took.
         public var sealedRows: Int
         public var sealSeconds: Double
@@ -39,6 +42,15 @@ public struct AuditBenchmark: Sendable {
         public var verifyRowsPerSecond: Double { verifySeconds > 0 ? Double(verifiedRows) / verifySeconds : 0 }
         /// Raw write rate of audit rows in bulk (INSERT ... SELECT), rows/s, for context.
         public var bulkInsertRowsPerSecond: Double
+        /// CPU seconds (certbus process + its PostgreSQL backend) spent sealing and verifying;
+        /// nil when the backend's CPU time cannot be read (server on another machine).
+        /// On a shared machine, rows per CPU second is steadier than rows per wall second.
+        public var sealCPUSeconds: Double?
+        public var verifyCPUSeconds: Double?
+        public var sealRowsPerCPUSecond: Double? { sealCPUSeconds.flatMap { $0 > 0 ? Double(sealedRows) / $0 : nil } }
+        public var verifyRowsPerCPUSecond: Double? { verifyCPUSeconds.flatMap { $0 > 0 ? Double(verifiedRows) / $0 : nil } }
+        /// The 1-minute load average when the benchmark ended (how shared the machine was).
+        public var loadAverage: Double?
     }
 
     /// Creates a scratch database next to `connectionString`'s, migrates it,
@@ -89,11 +101,18 @@ public struct AuditBenchmark: Sendable {
         }
         // Interleave rounds so drift on a shared machine hits both sides alike.
         var baseline = 0.0, audited = 0.0
+        var baselineCPU: Double? = 0, auditedCPU: Double? = 0
         let rounds = 10
         let perRound = max(1, transactions / rounds)
         for round in 0..<rounds {
+            var cpu = Self.cpuSeconds(backend: c.backendPID)
             baseline += try Self.time { for i in 0..<perRound { try lifecycle(audit: false, round * perRound + i) } }
+            var after = Self.cpuSeconds(backend: c.backendPID)
+            baselineCPU = Self.difference(after, cpu).flatMap { d in baselineCPU.map { $0 + d } }
+            cpu = after
             audited += try Self.time { for i in 0..<perRound { try lifecycle(audit: true, round * perRound + i) } }
+            after = Self.cpuSeconds(backend: c.backendPID)
+            auditedCPU = Self.difference(after, cpu).flatMap { d in auditedCPU.map { $0 + d } }
         }
         let timed = perRound * rounds
         let baselineMicros = baseline / Double(timed) * 1_000_000
@@ -119,23 +138,61 @@ public struct AuditBenchmark: Sendable {
         try c.execute("VACUUM ANALYZE certbus.audit_log")
         progress("sealing")
         var sealed = 0
+        let sealCPUStart = Self.cpuSeconds(backend: c.backendPID)
         let sealSeconds = try Self.time { sealed = try sealer.sealAvailable(on: c) }
+        let sealCPU = Self.cpuSeconds(backend: c.backendPID)
         let key = try AuditSigningKey(privateKey: PrivateKey.generate(.ed25519))
         _ = try AuditCheckpointWriter(key: key).writeIfDue(on: c)
         _ = try sealer.sealAvailable(on: c)
         try c.execute("VACUUM ANALYZE certbus.audit_log")
         progress("verifying")
         var report = AuditVerificationReport()
+        let verifyCPUStart = Self.cpuSeconds(backend: c.backendPID)
         let verifySeconds = try Self.time {
             report = try AuditVerifier(trustedPublicKey: key.publicKey).verify(on: c)
         }
+        let verifyCPU = Self.cpuSeconds(backend: c.backendPID)
         guard report.valid else {
             throw AuditError("benchmark chain did not verify: \(report.problem?.description ?? "?")")
         }
         return Result(
             transactions: timed, baselineMicroseconds: baselineMicros, auditedMicroseconds: auditedMicros,
+            baselineCPUMicroseconds: baselineCPU.map { $0 / Double(timed) * 1_000_000 },
+            auditedCPUMicroseconds: auditedCPU.map { $0 / Double(timed) * 1_000_000 },
             sealedRows: sealed, sealSeconds: sealSeconds, verifiedRows: Int(report.rowsVerified),
-            verifySeconds: verifySeconds, bulkInsertRowsPerSecond: Double(rows) / insertSeconds)
+            verifySeconds: verifySeconds, bulkInsertRowsPerSecond: Double(rows) / insertSeconds,
+            sealCPUSeconds: Self.difference(sealCPU, sealCPUStart), verifyCPUSeconds: Self.difference(verifyCPU, verifyCPUStart),
+            loadAverage: Self.loadAverage())
+    }
+
+    static func difference(_ end: Double?, _ start: Double?) -> Double? {
+        guard let end, let start else { return nil }
+        return end - start
+    }
+
+    /// CPU seconds used so far by this process plus the backend `pid` (from /proc), nil if unreadable.
+    static func cpuSeconds(backend pid: Int32) -> Double? {
+        var usage = rusage()
+        #if canImport(Glibc)
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+            getrusage(RUSAGE_SELF, &usage)
+        #endif
+        let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return own + (utime + stime) / ticks
+    }
+
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
     static func time(_ body: () throws -> Void) throws -> Double {

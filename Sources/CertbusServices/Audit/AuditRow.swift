@@ -101,9 +101,13 @@ enum AuditHex {
     }
 
     static func decode<S: StringProtocol>(_ text: S) -> Data? {
-        let bytes = Array(text.utf8)
+        if let data = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return data }
+        return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Data? {
         guard bytes.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
+        @inline(__always) func value(_ c: UInt8) -> UInt8? {
             switch c {
             case 48...57: c - 48
             case 97...102: c - 87
@@ -111,13 +115,13 @@ enum AuditHex {
             default: nil
             }
         }
-        var out = Data(capacity: bytes.count / 2)
+        var out = [UInt8](repeating: 0, count: bytes.count / 2)
         var i = 0
         while i < bytes.count {
             guard let high = value(bytes[i]), let low = value(bytes[i + 1]) else { return nil }
-            out.append(high << 4 | low)
+            out[i / 2] = high << 4 | low
             i += 2
         }
-        return out
+        return Data(out)
     }
 }

@@ -10,17 +10,32 @@ public struct AuditSealBatch: Sendable, Equatable {
     public var headHash: Data
 }
 
+/// Where the sealer stands: the last sealed row in chain order.
+public struct AuditChainHead: Sendable, Equatable {
+    /// Chain position of the last sealed row (0 before the first).
+    public var position: Int64
+    /// Its chain hash (the genesis hash before the first).
+    public var hash: Data
+    /// Its (txid, id): every row after it in that order is unsealed.
+    public var transactionId: UInt64
+    public var logId: Int64
+}
+
 /// Links committed, unsealed audit rows into the hash chain.
 ///
-/// A batch takes the rows whose writing transaction is older than every running
-/// transaction (`txid < pg_snapshot_xmin(pg_current_snapshot())`), so every row
-/// that can still appear later has a larger transaction id than any row sealed
-/// now: nothing is skipped, and nothing blocks on a transaction still running.
-/// Rows are ordered by (txid, id). Each batch runs in one transaction under a
-/// transaction-level advisory lock, so two sealers never interleave even if
-/// leadership is misconfigured; the hashes are computed here, in Swift.
+/// The chain order is (txid, id). A batch takes the rows after the head in that
+/// order whose writing transaction is older than every running transaction
+/// (`txid < pg_snapshot_xmin(pg_current_snapshot())`): every transaction below
+/// that watermark has finished, so every row that can still appear later sorts
+/// after every row sealed now. Nothing is skipped, and nothing waits for a
+/// transaction still running. Sealed rows therefore always form a prefix of the
+/// (txid, id) order, which the verifier checks.
+///
+/// Each batch runs in one transaction holding the row lock on
+/// `certbus.audit_seal_state` (plus a transaction advisory lock), so two sealers
+/// never interleave, whatever leadership says. Hashes are computed here, in Swift.
 public struct AuditSealer: Sendable {
-    /// The transaction-level advisory lock serialising seal batches ('certbus' + 'A').
+    /// The transaction-level advisory lock serialising seal batches and checkpoints ('certbus' + 'A').
     public static let batchLockKey: Int64 = 0x6365_7274_6275_7341
     /// The NOTIFY channel written by every transaction that inserts audit rows.
     public static let channel = "certbus_audit"
@@ -33,19 +48,22 @@ public struct AuditSealer: Sendable {
         self.batchSize = batchSize
     }
 
-    /// The chain head: position and hash of the highest sealed row, or (0, genesis).
-    public static func head(on connection: Connection) throws -> (position: Int64, hash: Data) {
+    /// The chain head as the sealer recorded it (locked `FOR UPDATE` when `lock` is set).
+    public static func head(on connection: Connection, lock: Bool = false) throws -> AuditChainHead {
         let result = try connection.query(
             """
-            SELECT \(AuditRow.selectList) FROM certbus.audit_log
-             WHERE chain_position IS NOT NULL ORDER BY chain_position DESC LIMIT 1
+            SELECT chain_position, chain_hash, head_txid::text AS head_txid, head_id FROM certbus.audit_seal_state
+            \(lock ? "FOR UPDATE" : "")
             """)
-        guard let first = result.firstRow else { return (0, AuditChain.genesisHash) }
-        let row = try AuditRow(row: first)
-        guard let position = row.chainPosition, let hash = row.chainHash else {
-            throw AuditError("audit chain head row \(row.id) is not sealed")
+        guard let row = result.firstRow else {
+            throw AuditError("certbus.audit_seal_state has no row; the audit migrations are incomplete")
         }
-        return (position, hash)
+        guard let txid = UInt64(try row.decode("head_txid", as: String.self)) else {
+            throw AuditError("certbus.audit_seal_state.head_txid is not an integer")
+        }
+        return AuditChainHead(
+            position: try row.decode("chain_position", as: Int64.self), hash: try row.decode("chain_hash", as: Data.self),
+            transactionId: txid, logId: try row.decode("head_id", as: Int64.self))
     }
 
     /// Seals one batch in its own transaction and returns what it did.
@@ -53,40 +71,57 @@ public struct AuditSealer: Sendable {
     public func sealBatch(on connection: Connection) throws -> AuditSealBatch {
         try connection.withTransaction { tx in
             try tx.execute("SELECT pg_advisory_xact_lock($1)", [Self.batchLockKey])
-            var (position, previous) = try Self.head(on: tx)
+            let head = try Self.head(on: tx, lock: true)
             let result = try tx.query(
                 """
                 SELECT \(AuditRow.selectList) FROM certbus.audit_log
-                 WHERE chain_position IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY txid, id LIMIT $1
-                """, [batchSize])
-            if result.isEmpty { return AuditSealBatch(sealed: 0, headPosition: position, headHash: previous) }
+                 WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY txid, id LIMIT $3
+                """, [String(head.transactionId), head.logId, batchSize])
+            if result.isEmpty { return AuditSealBatch(sealed: 0, headPosition: head.position, headHash: head.hash) }
+            var position = head.position
+            var previous = head.hash
             var ids: [Int64] = []
             var times: [String] = []
             var positions: [Int64] = []
-            var hashes: [Data] = []
+            var hashes: [String] = []
             ids.reserveCapacity(result.count)
             times.reserveCapacity(result.count)
             positions.reserveCapacity(result.count)
             hashes.reserveCapacity(result.count)
+            var last: AuditRow?
             for raw in result {
                 let row = try AuditRow(row: raw)
+                guard row.chainPosition == nil else {
+                    throw AuditError(
+                        "audit row \(row.id) after the chain head (position \(head.position)) is already sealed at "
+                            + "position \(row.chainPosition ?? 0): the seal state does not match the log; run certbus audit verify")
+                }
                 position += 1
                 previous = AuditChain.hash(previous: previous, row: row, position: position)
                 ids.append(row.id)
                 times.append(try raw.text("occurred_at") ?? "")
                 positions.append(position)
-                hashes.append(previous)
+                hashes.append(AuditHex.encode(previous))
+                last = row
             }
+            // One index probe per row (run-time partition pruning on (id, occurred_at)); a hash join
+            // would scan every partition once per batch and grow with the table.
+            try tx.execute("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")
             let updated = try tx.execute(
                 """
-                UPDATE certbus.audit_log AS a SET chain_position = u.position, chain_hash = u.hash
-                  FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::bytea[]) AS u(id, occurred_at, position, hash)
+                UPDATE certbus.audit_log AS a SET chain_position = u.position, chain_hash = decode(u.hash, 'hex')
+                  FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[]) AS u(id, occurred_at, position, hash)
                  WHERE a.id = u.id AND a.occurred_at = u.occurred_at AND a.chain_position IS NULL
                 """, [ids, times, positions, hashes])
-            guard updated == ids.count else {
+            guard updated == ids.count, let last else {
                 throw AuditError("audit sealing raced with another writer: sealed \(updated) of \(ids.count) rows; rolled back")
             }
+            try tx.execute(
+                """
+                UPDATE certbus.audit_seal_state
+                   SET chain_position = $1, chain_hash = $2, head_txid = $3::xid8, head_id = $4, sealed_at = clock_timestamp()
+                """, [position, previous, String(last.transactionId), last.id])
             return AuditSealBatch(sealed: ids.count, headPosition: position, headHash: previous)
         }
     }
@@ -102,9 +137,22 @@ public struct AuditSealer: Sendable {
         }
     }
 
-    /// Committed rows not yet sealed (including those waiting for an older transaction to end).
+    /// Committed rows after the chain head, i.e. not sealed yet (including those
+    /// waiting for an older transaction to end).
     public static func unsealedCount(on connection: Connection) throws -> Int64 {
-        try connection.query("SELECT count(*) AS n FROM certbus.audit_log WHERE chain_position IS NULL")[0]
-            .decode("n", as: Int64.self)
+        try connection.query(
+            """
+            SELECT count(*) AS n FROM certbus.audit_log, certbus.audit_seal_state s
+             WHERE (audit_log.txid, audit_log.id) > (s.head_txid, s.head_id)
+            """)[0].decode("n", as: Int64.self)
+    }
+
+    /// Whether any committed row waits after the chain head (cheap: one index probe).
+    public static func hasUnsealed(on connection: Connection) throws -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM certbus.audit_log, certbus.audit_seal_state s
+                            WHERE (audit_log.txid, audit_log.id) > (s.head_txid, s.head_id)) AS pending
+            """)[0].decode("pending", as: Bool.self)
     }
 }

@@ -8,6 +8,8 @@ public struct AuditProblem: Error, Sendable, Equatable, Codable, CustomStringCon
         case positionMissing = "POSITION_MISSING"
         /// A chain position holds more than one row: a row was inserted.
         case positionDuplicated = "POSITION_DUPLICATED"
+        /// A row carries another row's chain position: rows were reordered (or a row's txid/id edited).
+        case positionMismatch = "POSITION_MISMATCH"
         /// The chain does not start at position 1 and no checkpoint gives a starting point.
         case startMissing = "START_MISSING"
         /// A checkpoint's signature is not valid.
@@ -66,7 +68,7 @@ public struct AuditVerificationReport: Sendable, Equatable, Codable {
     public var exportedCheckpointMatched: Bool = false
     /// Sealed rows at or below the starting checkpoint, not re-verified (archived history, boundary stragglers).
     public var rowsBeforeStart: Int64 = 0
-    /// Rows not sealed yet (recent, or waiting for an older transaction to finish).
+    /// Rows after the chain head, not sealed yet (recent, or waiting for an older transaction to finish).
     public var unsealedRows: Int64 = 0
     /// Hex of the public key checkpoints were required to be signed with, when one was given.
     public var trustedPublicKey: String?

@@ -4,9 +4,12 @@ import Postgres
 /// Recomputes the audit hash chain from raw column values and checks every
 /// checkpoint, trusting nothing computed by the database.
 ///
-/// Reads happen in one REPEATABLE READ, READ ONLY transaction, so the sealer may
-/// keep running. Verification stops at the first problem and names the row (or
-/// checkpoint) concerned.
+/// The chain order is (txid, id) (see `AuditSealer`): the verifier walks the log
+/// in that order and requires sealed rows to form a prefix carrying positions
+/// 1, 2, 3 ... (or P+1, P+2 ... after a starting checkpoint P), each with the
+/// hash it recomputes. Reads happen in one REPEATABLE READ, READ ONLY
+/// transaction, so the sealer may keep running. Verification stops at the first
+/// problem and names the row (or checkpoint) concerned.
 public struct AuditVerifier: Sendable {
     /// An exported checkpoint file to compare with (and, when old rows were archived, to start from).
     public var exportedCheckpoint: AuditCheckpoint?
@@ -32,25 +35,23 @@ public struct AuditVerifier: Sendable {
             if !alreadyOpen { try tx.execute("SET TRANSACTION READ ONLY") }
             var report = AuditVerificationReport()
             report.problem = try run(tx, &report)
-            report.unsealedRows = try AuditSealer.unsealedCount(on: tx)
             return report
         }
     }
 
-    private func run(_ tx: Connection, _ report: inout AuditVerificationReport) throws -> AuditProblem? {
-        // 1. Checkpoint signatures and keys.
+    /// Checks signatures and keys of the exported and stored checkpoints; returns the stored ones.
+    private func checkSignatures(_ tx: Connection, _ report: inout AuditVerificationReport) throws -> ([AuditCheckpoint], AuditProblem?) {
         var trusted = trustedPublicKey
         if let file = exportedCheckpoint {
             guard file.hasValidSignature else {
-                return AuditProblem(
-                    .checkpointSignatureInvalid,
-                    "the exported checkpoint (position \(file.chainPosition)) has an invalid signature",
-                    chainPosition: file.chainPosition, checkpointId: file.id)
+                return ([], AuditProblem(
+                    .checkpointSignatureInvalid, "the exported checkpoint (position \(file.chainPosition)) has an invalid signature",
+                    chainPosition: file.chainPosition, checkpointId: file.id))
             }
             if let trusted, trusted != file.publicKey {
-                return AuditProblem(
+                return ([], AuditProblem(
                     .checkpointUntrustedKey, "the exported checkpoint was signed by another key than the trusted one",
-                    chainPosition: file.chainPosition, checkpointId: file.id)
+                    chainPosition: file.chainPosition, checkpointId: file.id))
             }
             if trusted == nil {
                 trusted = file.publicKey
@@ -67,63 +68,85 @@ public struct AuditVerifier: Sendable {
         report.trustedPublicKey = trusted.map(AuditHex.encode)
         for checkpoint in stored {
             guard checkpoint.hasValidSignature else {
-                return AuditProblem(
+                return (stored, AuditProblem(
                     .checkpointSignatureInvalid,
                     "checkpoint \(checkpoint.id) (position \(checkpoint.chainPosition)) has an invalid signature",
-                    chainPosition: checkpoint.chainPosition, checkpointId: checkpoint.id)
+                    chainPosition: checkpoint.chainPosition, checkpointId: checkpoint.id))
             }
             if let trusted, checkpoint.publicKey != trusted {
-                return AuditProblem(
+                return (stored, AuditProblem(
                     .checkpointUntrustedKey,
                     "checkpoint \(checkpoint.id) (position \(checkpoint.chainPosition)) was signed by key "
                         + "\(AuditHex.encode(checkpoint.publicKey)), not the trusted key",
-                    chainPosition: checkpoint.chainPosition, checkpointId: checkpoint.id)
+                    chainPosition: checkpoint.chainPosition, checkpointId: checkpoint.id))
             }
         }
+        return (stored, nil)
+    }
 
-        // 2. The starting point.
-        let minimum = try tx.query(
-            "SELECT min(chain_position) AS m FROM certbus.audit_log WHERE chain_position IS NOT NULL"
-        )[0].decode("m", as: Int64?.self)
+    /// Log ids of the rows that carry chain position `position` (a full scan: only on the failure path).
+    private func rows(at position: Int64, _ tx: Connection) throws -> [Int64] {
+        try tx.query("SELECT id FROM certbus.audit_log WHERE chain_position = $1 ORDER BY id", [position])
+            .map { try $0.decode("id", as: Int64.self) }
+    }
+
+    private func run(_ tx: Connection, _ report: inout AuditVerificationReport) throws -> AuditProblem? {
+        let (stored, signatureProblem) = try checkSignatures(tx, &report)
+        if let signatureProblem { return signatureProblem }
+
         var position: Int64 = 0
         var previous = AuditChain.genesisHash
-        if let minimum, minimum > 1 {
-            guard let file = exportedCheckpoint else {
-                return AuditProblem(
-                    .startMissing,
-                    "the chain starts at position \(minimum): positions 1 to \(minimum - 1) are missing. If old partitions "
-                        + "were archived, verify with --from-checkpoint and the checkpoint exported when they were dropped",
-                    chainPosition: minimum)
+        var started = false
+        var skipThrough: Int64 = 0  // rows at or below this position are covered by the starting checkpoint
+        var firstUnsealed: AuditRow?
+        var checkpoints: [(AuditCheckpoint, Bool)] = []
+        var nextCheckpoint = 0
+        var keyTxid = "0"
+        var keyId = Int64.min
+
+        func start(at firstPosition: Int64, rowId: Int64?) throws -> AuditProblem? {
+            started = true
+            if firstPosition > 1 {
+                if let rowId, exportedCheckpoint.map({ $0.chainPosition < firstPosition - 1 }) ?? true,
+                    !(try rows(at: 1, tx)).isEmpty
+                {
+                    return AuditProblem(
+                        .positionMismatch,
+                        "row \(rowId) carries chain position \(firstPosition) but comes first in chain order: "
+                            + "rows were reordered, or its txid or id was edited",
+                        rowId: rowId, chainPosition: 1)
+                }
+                guard let file = exportedCheckpoint else {
+                    return AuditProblem(
+                        .startMissing,
+                        "the chain starts at position \(firstPosition): positions 1 to \(firstPosition - 1) are missing. If old "
+                            + "partitions were archived, verify with --from-checkpoint and the checkpoint exported when they were dropped",
+                        chainPosition: firstPosition)
+                }
+                guard file.chainPosition >= firstPosition - 1 else {
+                    return AuditProblem(
+                        .positionMissing,
+                        "positions \(file.chainPosition + 1) to \(firstPosition - 1) are missing between the exported checkpoint "
+                            + "and the first row in the database",
+                        chainPosition: file.chainPosition + 1)
+                }
+                position = file.chainPosition
+                previous = file.headHash
+                skipThrough = file.chainPosition
+                report.startedFrom = "checkpoint at position \(file.chainPosition)"
             }
-            guard file.chainPosition >= minimum - 1 else {
-                return AuditProblem(
-                    .positionMissing,
-                    "positions \(file.chainPosition + 1) to \(minimum - 1) are missing between the exported checkpoint "
-                        + "and the first row in the database",
-                    chainPosition: file.chainPosition + 1)
-            }
-            position = file.chainPosition
-            previous = file.headHash
-            report.startedFrom = "checkpoint at position \(file.chainPosition)"
-            report.rowsBeforeStart = try tx.query(
-                "SELECT count(*) AS n FROM certbus.audit_log WHERE chain_position <= $1", [file.chainPosition]
-            )[0].decode("n", as: Int64.self)
+            checkpoints = stored.filter { $0.chainPosition > position }.map { ($0, false) }
+            if let file = exportedCheckpoint, file.chainPosition > position { checkpoints.append((file, true)) }
+            checkpoints.sort { $0.0.chainPosition < $1.0.chainPosition }
+            return nil
         }
 
-        // 3. The walk.
-        var checkpoints = stored.filter { $0.chainPosition > position }.map { ($0, false) }
-        if let file = exportedCheckpoint, file.chainPosition > position { checkpoints.append((file, true)) }
-        checkpoints.sort { $0.0.chainPosition < $1.0.chainPosition }
-        var nextCheckpoint = 0
-        var lastId: Int64 = Int64.max  // the first query starts strictly after `position`
-        var keyPosition = position
         while true {
             let result = try tx.query(
                 """
                 SELECT \(AuditRow.selectList) FROM certbus.audit_log
-                 WHERE chain_position >= $1 AND (chain_position, id) > ($1, $2)
-                 ORDER BY chain_position, id LIMIT $3
-                """, [keyPosition, lastId, batchSize])
+                 WHERE (txid, id) > ($1::xid8, $2::bigint) ORDER BY txid, id LIMIT $3
+                """, [keyTxid, keyId, batchSize])
             for raw in result {
                 let row: AuditRow
                 do {
@@ -132,29 +155,54 @@ public struct AuditVerifier: Sendable {
                     let id = (try? raw.text("id")).flatMap { $0 }.flatMap { Int64($0) }
                     return AuditProblem(.malformedRow, "row \(id.map(String.init) ?? "?") cannot be read: \(error)", rowId: id)
                 }
-                let rowPosition = row.chainPosition ?? 0
-                keyPosition = rowPosition
-                lastId = row.id
-                if rowPosition <= position {
-                    return AuditProblem(
-                        .positionDuplicated,
-                        "chain position \(rowPosition) holds more than one row; row \(row.id) was inserted",
-                        rowId: row.id, chainPosition: rowPosition)
+                keyTxid = String(row.transactionId)
+                keyId = row.id
+                guard let rowPosition = row.chainPosition, let storedHash = row.chainHash else {
+                    if firstUnsealed == nil { firstUnsealed = row }
+                    report.unsealedRows += 1
+                    continue
                 }
-                if rowPosition > position + 1 {
-                    let missing = rowPosition - position - 1 == 1
-                        ? "chain position \(position + 1) is missing"
-                        : "chain positions \(position + 1) to \(rowPosition - 1) are missing"
+                if let unsealed = firstUnsealed {
                     return AuditProblem(
-                        .positionMissing, "\(missing) (deleted); the next row is \(row.id) at position \(rowPosition)",
-                        rowId: row.id, chainPosition: position + 1)
+                        .positionMissing,
+                        "row \(unsealed.id) is not sealed although later rows are (row \(row.id) at position \(rowPosition)): "
+                            + "its seal was removed, or it was inserted outside certbus",
+                        rowId: unsealed.id, chainPosition: position + 1)
+                }
+                if !started, let problem = try start(at: rowPosition, rowId: row.id) { return problem }
+                if rowPosition <= skipThrough, report.rowsVerified == 0 {
+                    report.rowsBeforeStart += 1
+                    continue
+                }
+                let expected = position + 1
+                if rowPosition != expected {
+                    let holders = try rows(at: rowPosition < expected ? rowPosition : expected, tx)
+                    if rowPosition < expected {
+                        if holders.count > 1 {
+                            return AuditProblem(
+                                .positionDuplicated,
+                                "chain position \(rowPosition) is claimed by rows \(holders.map(String.init).joined(separator: ", ")); "
+                                    + "row \(row.id) was inserted", rowId: row.id, chainPosition: rowPosition)
+                        }
+                    } else if holders.isEmpty {
+                        let missing = rowPosition - expected == 1
+                            ? "chain position \(expected) is missing"
+                            : "chain positions \(expected) to \(rowPosition - 1) are missing"
+                        return AuditProblem(
+                            .positionMissing, "\(missing) (deleted); the next row is \(row.id) at position \(rowPosition)",
+                            rowId: row.id, chainPosition: expected)
+                    }
+                    return AuditProblem(
+                        .positionMismatch,
+                        "row \(row.id) carries chain position \(rowPosition) but comes at position \(expected) in chain order: "
+                            + "rows were reordered, or its txid or id was edited",
+                        rowId: row.id, chainPosition: expected)
                 }
                 let hash = AuditChain.hash(previous: previous, row: row, position: rowPosition)
-                guard hash == row.chainHash else {
+                guard hash == storedHash else {
                     return AuditProblem(
                         .rowMismatch,
-                        "row \(row.id) at chain position \(rowPosition) does not match its chain hash: "
-                            + "it was edited, moved or inserted",
+                        "row \(row.id) at chain position \(rowPosition) does not match its chain hash: it was edited or replaced",
                         rowId: row.id, chainPosition: rowPosition)
                 }
                 position = rowPosition
@@ -177,6 +225,7 @@ public struct AuditVerifier: Sendable {
             }
             if result.count < batchSize { break }
         }
+        if !started, let problem = try start(at: 1, rowId: nil) { return problem }
         report.lastPosition = report.rowsVerified > 0 ? position : nil
         report.headHash = report.rowsVerified > 0 ? AuditHex.encode(previous) : nil
         if nextCheckpoint < checkpoints.count {

@@ -21,7 +21,7 @@ public final class CertificateAuthorityRegistry: @unchecked Sendable {
     /// The factories certbus ships. Adding a CA type: write its connector and factory in one file
     /// under Authorities/ and list the factory here.
     public static func standardFactories() -> [any CertificateAuthorityConnectorFactory] {
-        [BuiltInCertificateAuthorityFactory()]
+        [BuiltInCertificateAuthorityFactory(), ACMEConnectorFactory()]
     }
 
     /// A registry with ``standardFactories()`` plus `extra` ones.

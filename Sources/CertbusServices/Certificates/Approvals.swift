@@ -1,3 +1,4 @@
+import CertbusBus
 import CertbusCore
 import Foundation
 import PKI
@@ -76,8 +77,10 @@ public enum Approvals {
             "approvalId": idText, "requestId": request.id.uuidString.lowercased(), "status": "PENDING", "summary": summary,
             "names": request.subjectAlternativeNames, "requestedBy": request.requestedBy.description,
         ]
-        try Lifecycle.audit("APPROVAL_REQUESTED", entityType: "Approval", entityId: idText, actor: actor, details: payload, on: c)
-        try Lifecycle.event("APPROVAL_REQUESTED", resource: "APPROVAL", resourceId: idText, payload: payload, on: c)
+        try Lifecycle.audit(.approvalRequested, entityType: .approval, entityId: idText, actor: actor, details: payload, on: c)
+        try Lifecycle.approval(closed: false, ApprovalEventData(
+            approvalId: idText, status: ApprovalStatus.pending.rawValue, requestId: request.id.uuidString.lowercased(),
+            profileId: request.profileId, requestedBy: request.requestedBy.description), on: c)
     }
 
     /// Approvals, newest first; only `status` when given.
@@ -106,12 +109,13 @@ public enum Approvals {
             try c.execute("UPDATE certbus.certificate_requests SET status = 'QUEUED' WHERE id = $1", [request.id])
             let kind: JobKind = request.operation == .renew ? .renewCertificate : .issueCertificate
             let names = request.subjectAlternativeNames.joined(separator: ", ")
-            guard let jobId = try Lifecycle.enqueue(
-                kind: kind, payload: ["requestId": request.id.uuidString.lowercased()],
+            var payload = ["request_id": request.id.uuidString.lowercased()]
+            if let predecessor = request.predecessorId { payload["certificate_id"] = predecessor.uuidString.lowercased() }
+            let jobId = try JobQueue.enqueue(on: c, try NewJob(
+                kind: kind, payload: payload,
                 name: "\(request.operation == .renew ? "Renew" : "Issue") \(names) (approved)",
-                uniqueKey: "request:\(request.id.uuidString.lowercased())", actor: actor, caId: request.caId,
-                certificateId: request.predecessorId, on: c)
-            else { throw ApprovalError(message: "the job for request \(request.id.uuidString.lowercased()) could not be enqueued") }
+                uniqueKey: "request:\(request.id.uuidString.lowercased())", triggeredBy: actor, caId: request.caId,
+                certificateId: request.predecessorId))
             try c.execute("UPDATE certbus.certificate_requests SET job_id = $2 WHERE id = $1", [request.id, jobId])
             return (try find(id: id, on: c)!, jobId)
         }
@@ -179,13 +183,16 @@ public enum Approvals {
             "approvalId": idText, "requestId": request.id.uuidString.lowercased(), "status": status.rawValue,
             "decidedBy": actor.description, "comment": comment ?? NSNull(), "summary": approval.summary,
         ]
-        let action = switch status {
-        case .approved: "APPROVAL_APPROVED"
-        case .denied: "APPROVAL_DENIED"
-        case .expired: "APPROVAL_EXPIRED"
-        case .pending: "APPROVAL_REQUESTED"
+        let action: AuditAction = switch status {
+        case .approved: .approvalGranted
+        case .denied: .approvalDenied
+        case .expired: .approvalExpired
+        case .pending: .approvalRequested
         }
-        try Lifecycle.audit(action, entityType: "Approval", entityId: idText, actor: actor, details: payload, on: c)
-        try Lifecycle.event("APPROVAL_CLOSED", resource: "APPROVAL", resourceId: idText, payload: payload, on: c)
+        try Lifecycle.audit(action, entityType: .approval, entityId: idText, actor: actor, details: payload, on: c)
+        try Lifecycle.approval(closed: true, ApprovalEventData(
+            approvalId: idText, status: status.rawValue, requestId: request.id.uuidString.lowercased(),
+            profileId: request.profileId, requestedBy: request.requestedBy.description, closedBy: actor.description,
+            comment: comment), on: c)
     }
 }

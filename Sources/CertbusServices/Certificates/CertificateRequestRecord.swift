@@ -162,4 +162,38 @@ public enum CertificateRequestStore {
         }
         return (existing, false)
     }
+
+    /// Inserts many requests with one statement; returns the rows created now, by idempotency
+    /// key (keys that existed already are left out, their rows untouched).
+    static func insertBatch(_ requests: [NewCertificateRequest], on connection: Connection) throws -> [String: CertificateRequestRecord] {
+        guard !requests.isEmpty else { return [:] }
+        let rows = try connection.query(
+            """
+            INSERT INTO certbus.certificate_requests AS r
+                   (id, idempotency_key, operation, status, profile_id, ca_id, group_id, predecessor_id, key_source,
+                    generated_key_algorithm, csr_pem, common_name, subject_alternative_names, validity_days, binding_sha256,
+                    requested_by_type, requested_by_id, job_id)
+            SELECT t.id, t.key, t.operation, t.status, t.profile, t.ca, t.grp, t.predecessor, t.source, t.generated, t.csr, t.cn,
+                   ARRAY(SELECT jsonb_array_elements_text(t.sans)), t.days, t.binding, t.actor_type, t.actor_id, t.job
+              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[],
+                          $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::int[], $15::text[], $16::text[], $17::text[], $18::bigint[])
+                   WITH ORDINALITY AS t(id, key, operation, status, profile, ca, grp, predecessor, source, generated, csr, cn, sans, days,
+                                        binding, actor_type, actor_id, job, n)
+             ORDER BY t.n
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING \(CertificateRequestRecord.columns)
+            """,
+            [requests.map(\.id), requests.map(\.idempotencyKey), requests.map(\.operation.rawValue), requests.map(\.status.rawValue),
+             requests.map(\.profile.id), requests.map(\.profile.caId), requests.map(\.groupId), requests.map(\.predecessorId),
+             requests.map { $0.checked.generatedKeyType == nil ? "CSR" : "GENERATED" }, requests.map { $0.checked.generatedKeyType?.rawValue },
+             requests.map(\.csrPEM), requests.map(\.checked.commonName), try requests.map { try PostgresJSON(encoding: $0.checked.names) },
+             requests.map(\.profile.validityDays), requests.map { SHA256.hexDigest($0.binding.hashInput) },
+             requests.map(\.requestedBy.kind.rawValue), requests.map(\.requestedBy.id), requests.map(\.jobId)])
+        var created: [String: CertificateRequestRecord] = [:]
+        for row in rows {
+            let record = try CertificateRequestRecord(row: row)
+            created[record.idempotencyKey] = record
+        }
+        return created
+    }
 }

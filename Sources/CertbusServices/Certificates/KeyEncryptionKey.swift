@@ -79,7 +79,11 @@ public struct KeyEncryptionKey: Sendable, CustomStringConvertible {
         }
         let key = try SecretBox.Key.generate()
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #if canImport(Glibc)
         let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        #else
+        let descriptor = Darwin.open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        #endif
         guard descriptor >= 0 else {
             throw KeyEncryptionKeyError(path: path, message: "cannot create it: \(String(cString: strerror(errno)))")
         }

@@ -1,60 +1,46 @@
+import CertbusBus
 import CertbusCore
 import Foundation
 import Postgres
 
-/// The calls certificate handlers and commands make into other areas' SQL entry points (audit,
-/// events, alerts, jobs), in the caller's transaction. One place, so the call sites stay typed.
+/// The calls certificate handlers and commands make into other areas (audit trail, events,
+/// alerts, jobs), always on the caller's connection so they commit with the caller's change.
 enum Lifecycle {
-    /// Writes an audit row (`certbus.write_audit`).
+    /// Writes an audit row through ``AuditTrail`` (`certbus.write_audit`).
     static func audit(
-        _ action: String, entityType: String, entityId: String, actor: Actor, details: [String: Any] = [:],
+        _ action: AuditAction, entityType: AuditEntityType, entityId: String, actor: Actor, details: [String: Any] = [:],
         on connection: Connection
     ) throws {
-        _ = try connection.query(
-            "SELECT certbus.write_audit($1, $2, $3, $4, $5, $6::jsonb)",
-            [action, entityType, entityId, actor.kind.rawValue, actor.id, try PostgresJSON(object: details)])
+        try AuditTrail.record(on: connection, action: action, entityType: entityType, entityId: entityId, actor: actor,
+                              details: details)
     }
 
-    /// Emits a lifecycle event (`certbus.emit_event`).
-    static func event(
-        _ type: String, resource: String, resourceId: String, payload: [String: Any], on connection: Connection
-    ) throws {
-        _ = try connection.query(
-            "SELECT certbus.emit_event($1, $2, $3, $4::jsonb)",
-            [type, resource, resourceId, try PostgresJSON(object: payload)])
+    /// Emits CERTIFICATE_ACTION_PERFORMED.
+    static func actionPerformed(_ data: CertificateActionPerformedEventData, on connection: Connection) throws {
+        try EventLog.emit(on: connection, data)
     }
 
-    /// Raises an alert once per open cause (`certbus.raise_alert`).
+    /// Emits CERTIFICATE_STATUS_CHANGED.
+    static func statusChanged(_ data: CertificateStatusChangedEventData, on connection: Connection) throws {
+        try EventLog.emit(on: connection, data)
+    }
+
+    /// Emits APPROVAL_REQUESTED or APPROVAL_CLOSED.
+    static func approval(closed: Bool, _ data: ApprovalEventData, on connection: Connection) throws {
+        try EventLog.emitApproval(on: connection, closed: closed, data)
+    }
+
+    /// Raises an alert once per open cause.
     static func raiseAlert(
-        type: String, severity: String, title: String, message: String, entityType: String, entityId: String,
-        causeKey: String, on connection: Connection
+        type: AlertType, title: String, message: String, entity: AlertEntityType, entityId: String, causeKey: String,
+        on connection: Connection
     ) throws {
-        _ = try connection.query(
-            "SELECT certbus.raise_alert($1, $2, $3, $4, $5, $6, $7)",
-            [type, severity, title, message, entityType, entityId, causeKey])
+        try Alerts.raise(on: connection, type: type, severity: type == .warn ? .warn : .error, title: title, message: message,
+                         entity: entity, entityId: entityId, causeKey: causeKey)
     }
 
-    /// Resolves the open alerts whose cause key starts with `prefix` (`certbus.resolve_alerts`).
-    static func resolveAlerts(causePrefix prefix: String, on connection: Connection) throws {
-        _ = try connection.query("SELECT certbus.resolve_alerts($1)", [prefix])
-    }
-
-    /// Enqueues a job (`certbus.enqueue_job`), or with `ifAbsent`, returns nil when a job with
-    /// the same unique key is already queued or running.
-    @discardableResult
-    static func enqueue(
-        kind: JobKind, payload: [String: Any], name: String, uniqueKey: String? = nil, runAt: Date? = nil,
-        actor: Actor, caId: UUID? = nil, certificateId: UUID? = nil, ifAbsent: Bool = false, on connection: Connection
-    ) throws -> Int64? {
-        let function = ifAbsent ? "certbus.enqueue_job_if_absent" : "certbus.enqueue_job"
-        return try connection.query(
-            """
-            SELECT \(function)(p_kind => $1, p_payload => $2::jsonb, p_name => $3, p_run_at => $4::timestamptz,
-                   p_unique_key => $5, p_triggered_by_type => $6, p_triggered_by_id => $7, p_ca_id => $8::uuid,
-                   p_certificate_id => $9::uuid) AS id
-            """,
-            [kind.rawValue, try PostgresJSON(object: payload), name, runAt, uniqueKey, actor.kind.rawValue, actor.id,
-             caId, certificateId]
-        ).firstRow?.decode("id", as: Int64?.self)
+    /// Resolves the open alerts whose cause key starts with `prefix`.
+    static func resolveAlerts(causePrefix prefix: String, resolution: String, on connection: Connection) throws {
+        try Alerts.resolve(on: connection, causeKeyPrefix: prefix, resolution: resolution)
     }
 }

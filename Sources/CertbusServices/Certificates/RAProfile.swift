@@ -1,5 +1,6 @@
 import CertbusCore
 import Foundation
+import PKI
 import Postgres
 
 /// One RA profile: the policy a certificate request is checked against.
@@ -49,6 +50,32 @@ public struct RAProfile: Sendable, Equatable, Codable {
         p.expiry_alert_days, p.enabled, p.certificate_type, extract(epoch FROM p.approval_lifetime)::float8 AS approval_lifetime_seconds,
         p.default_key_algorithm, p.created_at
         """
+
+    /// A profile from its fields (tests and tools; certbus reads profiles with ``RAProfileStore``).
+    public init(
+        id: UUID, name: String, caId: UUID, caName: String, validityDays: Int, allowedKeyAlgorithms: [String],
+        minimumRSABits: Int, allowedDomains: [String], requiresApproval: Bool, autoRenew: Bool, renewBeforeSeconds: Double?,
+        expiryAlertDays: [Int], enabled: Bool, certificateType: CertificateType, approvalLifetimeSeconds: Double,
+        defaultKeyAlgorithm: String, createdAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.caId = caId
+        self.caName = caName
+        self.validityDays = validityDays
+        self.allowedKeyAlgorithms = allowedKeyAlgorithms
+        self.minimumRSABits = minimumRSABits
+        self.allowedDomains = allowedDomains
+        self.requiresApproval = requiresApproval
+        self.autoRenew = autoRenew
+        self.renewBeforeSeconds = renewBeforeSeconds
+        self.expiryAlertDays = expiryAlertDays
+        self.enabled = enabled
+        self.certificateType = certificateType
+        self.approvalLifetimeSeconds = approvalLifetimeSeconds
+        self.defaultKeyAlgorithm = defaultKeyAlgorithm
+        self.createdAt = createdAt
+    }
 
     /// Decodes a row selected with ``columns``.
     public init(row: Row) throws {
@@ -146,8 +173,11 @@ public enum RAProfileStore {
         guard draft.name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
             throw refuse("invalid profile name \"\(draft.name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-        guard (1...draft.certificateType.maximumValidityDays).contains(draft.validityDays) else {
-            throw refuse("validity of \(draft.validityDays) days is not allowed for \(draft.certificateType.rawValue) certificates (1 to \(draft.certificateType.maximumValidityDays))")
+        let maximumDays = draft.certificateType.isTLSServer
+            ? min(draft.certificateType.maximumValidityDays, TLSValidityLimit.maximumDays(notBefore: Date()))
+            : draft.certificateType.maximumValidityDays
+        guard (1...maximumDays).contains(draft.validityDays) else {
+            throw refuse("validity of \(draft.validityDays) days is not allowed for \(draft.certificateType.rawValue) certificates issued now (1 to \(maximumDays) days; CA/Browser Forum BR 6.3.2)")
         }
         let known = ["EC-P256", "EC-P384", "RSA", "ED25519"]
         let algorithms = draft.allowedKeyAlgorithms.map { $0.uppercased() }
@@ -193,7 +223,7 @@ public enum RAProfileStore {
                  draft.defaultKeyAlgorithm.uppercased()]
             ).firstRow!.decode("id")
             try Lifecycle.audit(
-                "PROFILE_CREATED", entityType: "Profile", entityId: id.uuidString.lowercased(), actor: actor,
+                .profileCreated, entityType: .profile, entityId: id.uuidString.lowercased(), actor: actor,
                 details: ["name": draft.name, "ca": ca.name, "validityDays": draft.validityDays,
                           "allowedDomains": draft.allowedDomains, "requiresApproval": draft.requiresApproval,
                           "autoRenew": draft.autoRenew, "certificateType": draft.certificateType.rawValue],

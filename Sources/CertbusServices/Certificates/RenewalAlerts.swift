@@ -7,7 +7,7 @@ import Postgres
 /// per certificate, resolved when a renewal succeeds.
 enum RenewalAlerts {
     /// The alert cause key of renewal failures of `certificate`.
-    static func causeKey(_ certificate: UUID) -> String { "renewal-failed:\(certificate.uuidString.lowercased())" }
+    static func causeKey(_ certificate: UUID) -> String { "renewal:\(certificate.uuidString.lowercased())" }
 
     /// Records a final renewal failure of `certificate` in the caller's transaction.
     static func recordFailure(certificate: CertificateRecord, message: String, retry: RenewalRetry = RenewalRetry(),
@@ -23,8 +23,8 @@ enum RenewalAlerts {
             [certificate.id, failures, message, next])
         let name = certificate.commonName ?? certificate.subjectAlternativeNames.first ?? certificate.id.uuidString.lowercased()
         try Lifecycle.raiseAlert(
-            type: "ERROR", severity: "ERROR", title: "Renewal failed for \(name)",
+            type: .error, title: "Renewal failed for \(name)",
             message: "Renewal of certificate \(certificate.id.uuidString.lowercased()) failed \(failures) time(s): \(message). Next attempt at \(PostgresTimestamp.format(next)); it expires at \(PostgresTimestamp.format(notAfter)).",
-            entityType: "CERTIFICATE", entityId: certificate.id.uuidString.lowercased(), causeKey: causeKey(certificate.id), on: c)
+            entity: .certificate, entityId: certificate.id.uuidString.lowercased(), causeKey: causeKey(certificate.id), on: c)
     }
 }

@@ -4,14 +4,9 @@ import Postgres
 
 /// Records certificates found outside certbus's own issuance in `certbus.certificates`.
 public enum CertificateInventory {
-    /// The inventory's name for a key algorithm: EC-P256, EC-P384, EC-P521, RSA, ED25519.
+    /// The inventory's name for a key algorithm (EC-P256, EC-P384, EC-P521, RSA, ED25519), UNKNOWN when unreadable.
     public static func keyAlgorithmName(_ algorithm: KeyAlgorithm?) -> String {
-        switch algorithm {
-        case .ecdsa(let curve)?: return "EC-" + curve.rawValue.replacingOccurrences(of: "-", with: "")
-        case .rsa?: return "RSA"
-        case .ed25519?: return "ED25519"
-        case nil: return "UNKNOWN"
-        }
+        algorithm?.profileName ?? "UNKNOWN"
     }
 
     /// Inserts `certificate` (with the certificates above it as its chain) unless a certificate with the

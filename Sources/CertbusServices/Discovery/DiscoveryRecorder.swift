@@ -76,13 +76,11 @@ public enum DiscoveryRecorder {
                 try insertFinding(runId, finding.target, outcome: "CERTIFICATE", probe: probe, certificateId: id, isNew: isNew, on: connection)
                 if isNew {
                     newIds.append(id)
-                    try DiscoveryEvents.emit(
-                        on: connection, type: "CERTIFICATE_DISCOVERED", resource: "CERTIFICATE", resourceId: id.uuidString.lowercased(),
-                        payload: [
-                            "certificate_id": id.uuidString.lowercased(), "discovery_id": run,
-                            "fingerprint_sha256": leaf.sha256Fingerprint, "common_name": leaf.subject.commonName ?? "",
-                            "endpoint": finding.target.description, "not_after": PostgresTimestamp.format(leaf.notAfter),
-                        ])
+                    try EventLog.emit(
+                        on: connection,
+                        CertificateDiscoveredEventData(
+                            certificateId: id, discoveryId: run, fingerprintSha256: leaf.sha256Fingerprint,
+                            commonName: leaf.subject.commonName, endpoint: finding.target.description, notAfter: leaf.notAfter))
                 }
             case .failure(let error):
                 let outcome = error.kind.isUnreachable ? "UNREACHABLE" : (error.kind == .notTLS ? "NOT_TLS" : "TLS_ERROR")
@@ -102,12 +100,10 @@ public enum DiscoveryRecorder {
         guard updated == 1 else {
             throw PostgresError(kind: .server, message: "discovery run \(run) is no longer running (abandoned by a later attempt)")
         }
-        try DiscoveryEvents.emit(
-            on: connection, type: "DISCOVERY_FINISHED", resource: "DISCOVERY", resourceId: run,
-            payload: [
-                "discovery_id": run, "name": name, "outcome": "SUCCESS", "certificates_found": found.count,
-                "new_certificates": newIds.count,
-            ])
+        try EventLog.emit(
+            on: connection,
+            DiscoveryFinishedEventData(
+                discoveryId: run, name: name, outcome: .success, certificatesFound: found.count, newCertificates: newIds.count))
         try AuditTrail.record(
             on: connection, action: .discoveryCompleted, entityType: .discovery, entityId: run, actor: actor,
             details: [
@@ -131,15 +127,5 @@ public enum DiscoveryRecorder {
                 runId, target.host, target.port, outcome, certificateId, probe?.leaf.sha256Fingerprint, isNew,
                 probe?.protocolVersion, probe?.cipher, error,
             ])
-    }
-}
-
-/// Events of the discovery area.
-enum DiscoveryEvents {
-    /// TEMPORARY direct call until the events area (certbus.emit_event, `EventLog`) is merged.
-    static func emit(on connection: Connection, type: String, resource: String, resourceId: String, payload: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
-        _ = try connection.query(
-            "SELECT certbus.emit_event($1, $2, $3, $4::jsonb)", [type, resource, resourceId, PostgresJSON(data: data)])
     }
 }

@@ -1,10 +1,11 @@
+import CertbusBus
 import Foundation
 import Postgres
 
 /// Periodic task: endpoints that have been "Automation successful" for 24 hours go back to
 /// "Configured" (the seed's rule), each with a history row (actor SYSTEM scheduler).
 /// Safe to run in several processes at once: rows are taken with `FOR UPDATE SKIP LOCKED`.
-public struct AutomationStatusRevertTask: Sendable {
+public struct AutomationStatusRevertTask: PeriodicTask {
     /// Task name for logs.
     public let name = "automation-status-revert"
     /// Seconds between runs.

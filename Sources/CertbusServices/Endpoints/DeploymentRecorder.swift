@@ -110,32 +110,15 @@ public enum DeploymentRecorder {
             entityId: endpoint.id.uuidString.lowercased(), actor: actor, details: details)
         let cause = "deployment:\(endpoint.id.uuidString.lowercased())"
         if validated {
-            try EndpointAlerts.resolve(on: connection, causeKeyPrefix: cause, resolution: "deployment validated")
+            try Alerts.resolve(on: connection, causeKeyPrefix: cause, resolution: "deployment validated")
         } else {
             let title = evaluation.outcome == .unreachable
                 ? "Endpoint \(endpoint.name) unreachable for deployment validation"
                 : "Deployment validation failed on \(endpoint.name)"
-            try EndpointAlerts.raise(
-                on: connection, type: "ERROR", severity: "ERROR", title: title, message: message, entityType: "ENDPOINT",
+            try Alerts.raise(
+                on: connection, type: .error, severity: .error, title: title, message: message, entity: .endpoint,
                 entityId: endpoint.id.uuidString.lowercased(), causeKey: cause)
         }
         return moves
-    }
-}
-
-/// Raising and resolving alerts of the endpoint area.
-enum EndpointAlerts {
-    /// TEMPORARY direct calls until the events area (certbus.raise_alert, `Alerts`) is merged.
-    static func raise(
-        on connection: Connection, type: String, severity: String, title: String, message: String, entityType: String,
-        entityId: String, causeKey: String
-    ) throws {
-        _ = try connection.query(
-            "SELECT certbus.raise_alert($1, $2, $3, $4, $5, $6, $7)",
-            [type, severity, title, message, entityType, entityId, causeKey])
-    }
-
-    static func resolve(on connection: Connection, causeKeyPrefix: String, resolution: String) throws {
-        _ = try connection.query("SELECT certbus.resolve_alerts($1, $2)", [causeKeyPrefix, resolution])
     }
 }

@@ -100,7 +100,7 @@ struct TriggerActionRunner {
             """,
             [kind.rawValue, try PostgresJSON(encoding: PayloadValue.object(payload)),
              "\(kind.rawValue) for \(event.resource.rawValue.lowercased()) \(event.resourceId) (trigger \(trigger.name))",
-             priority ?? 100, "\(kind.rawValue):\(event.resourceId)", actorId, certificateId]
+             priority ?? 100, "\(event.resource.rawValue.lowercased()):\(event.resourceId)", actorId, certificateId]
         )[0].decode("id", as: Int64?.self)
         var result: [String: PayloadValue] = ["action": .string("ENQUEUE_JOB"), "kind": .string(kind.rawValue)]
         result["job_id"] = jobId.map { .number(Double($0)) } ?? .null
@@ -156,4 +156,11 @@ public struct DeliverNotificationPayload: Codable, Sendable, Equatable {
         self.triggerId = triggerId
     }
     enum CodingKeys: String, CodingKey { case profileId = "profile_id", eventId = "event_id", triggerId = "trigger_id" }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(profileId.uuidString.lowercased(), forKey: .profileId)
+        try c.encode(eventId, forKey: .eventId)
+        try c.encodeIfPresent(triggerId?.uuidString.lowercased(), forKey: .triggerId)
+    }
 }

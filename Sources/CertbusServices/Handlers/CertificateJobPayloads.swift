@@ -1,11 +1,12 @@
 import Foundation
 
-/// The ISSUE_CERT payload. Either `requestId` (a request made by `certbus cert request` or
+/// The ISSUE_CERT payload (JSON keys in snake_case). Either `request_id` (a request made by `certbus cert request` or
 /// released by an approval), or an inline request for psql and scripts: `profile` plus either
-/// `csr` (PEM) or names (`commonName`, `subjectAlternativeNames`) for a server-generated key.
+/// `csr` (PEM) or names (`common_name`, `subject_alternative_names`) for a server-generated key.
 ///
 /// ```sql
 /// SELECT certbus.enqueue_job('ISSUE_CERT', jsonb_build_object('profile', 'web', 'csr', pg_read_file('/tmp/a.csr')));
+/// SELECT certbus.enqueue_job('ISSUE_CERT', '{"profile": "web", "common_name": "www.example.com"}');
 /// ```
 public struct IssueCertificatePayload: Codable, Sendable, Equatable {
     /// An existing request.
@@ -24,6 +25,33 @@ public struct IssueCertificatePayload: Codable, Sendable, Equatable {
     public var group: String?
     /// Inline: the idempotency key (default `job:<job id>`).
     public var idempotencyKey: String?
+
+    enum CodingKeys: String, CodingKey {
+        case requestId = "request_id", profile, csr, commonName = "common_name"
+        case subjectAlternativeNames = "subject_alternative_names", keyAlgorithm = "key_algorithm", group
+        case idempotencyKey = "idempotency_key"
+    }
+
+    /// The camelCase spellings, also accepted when reading (payloads written before snake_case).
+    enum LegacyKeys: String, CodingKey {
+        case requestId, commonName, subjectAlternativeNames, keyAlgorithm, idempotencyKey
+    }
+
+    /// Reads the snake_case keys, falling back to their camelCase spellings.
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        requestId = try keys.decodeIfPresent(UUID.self, forKey: .requestId) ?? legacy.decodeIfPresent(UUID.self, forKey: .requestId)
+        profile = try keys.decodeIfPresent(String.self, forKey: .profile)
+        csr = try keys.decodeIfPresent(String.self, forKey: .csr)
+        commonName = try keys.decodeIfPresent(String.self, forKey: .commonName) ?? legacy.decodeIfPresent(String.self, forKey: .commonName)
+        subjectAlternativeNames = try keys.decodeIfPresent([String].self, forKey: .subjectAlternativeNames)
+            ?? legacy.decodeIfPresent([String].self, forKey: .subjectAlternativeNames)
+        keyAlgorithm = try keys.decodeIfPresent(String.self, forKey: .keyAlgorithm) ?? legacy.decodeIfPresent(String.self, forKey: .keyAlgorithm)
+        group = try keys.decodeIfPresent(String.self, forKey: .group)
+        idempotencyKey = try keys.decodeIfPresent(String.self, forKey: .idempotencyKey)
+            ?? legacy.decodeIfPresent(String.self, forKey: .idempotencyKey)
+    }
 
     /// A payload releasing an existing request.
     public init(requestId: UUID) { self.requestId = requestId }
@@ -51,6 +79,10 @@ public struct RenewCertificatePayload: Codable, Sendable, Equatable {
     /// An existing (approved) renewal request.
     public var requestId: UUID?
 
+    enum CodingKeys: String, CodingKey {
+        case certificateId = "certificate_id", rekey, requestId = "request_id"
+    }
+
     /// Creates a payload.
     public init(certificateId: UUID? = nil, rekey: Bool? = nil, requestId: UUID? = nil) {
         self.certificateId = certificateId
@@ -66,6 +98,10 @@ public struct RevokeCertificatePayload: Codable, Sendable, Equatable {
     /// The RFC 5280 reason name (default unspecified).
     public var reason: String?
 
+    enum CodingKeys: String, CodingKey {
+        case certificateId = "certificate_id", reason
+    }
+
     /// Creates a payload.
     public init(certificateId: UUID, reason: String? = nil) {
         self.certificateId = certificateId
@@ -77,6 +113,10 @@ public struct RevokeCertificatePayload: Codable, Sendable, Equatable {
 public struct RefreshCAPayload: Codable, Sendable, Equatable {
     /// The CA to refresh.
     public var caId: UUID?
+
+    enum CodingKeys: String, CodingKey {
+        case caId = "ca_id"
+    }
 
     /// Creates a payload.
     public init(caId: UUID?) { self.caId = caId }

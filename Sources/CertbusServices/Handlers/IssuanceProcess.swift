@@ -54,9 +54,11 @@ struct IssuanceProcess: Sendable {
         }
         if prepared.request.status != .submitted || prepared.request.jobId != job.id {
             try context.database.withConnection { c in
-                try c.execute(
-                    "UPDATE certbus.certificate_requests SET status = 'SUBMITTED', job_id = $2 WHERE id = $1 AND status IN ('QUEUED', 'PENDING_APPROVAL', 'SUBMITTED')",
-                    [request.id, job.id])
+                try c.withRelaxedCommit { c in
+                    try c.execute(
+                        "UPDATE certbus.certificate_requests SET status = 'SUBMITTED', job_id = $2 WHERE id = $1 AND status IN ('QUEUED', 'PENDING_APPROVAL', 'SUBMITTED')",
+                        [request.id, job.id])
+                }
             }
             prepared.request.status = .submitted
         }
@@ -142,9 +144,11 @@ struct IssuanceProcess: Sendable {
             subjectAlternativeNames: request.subjectAlternativeNames.map(SubjectAlternativeName.dnsNameOrIPAddress))
         let sealed = try kek.seal(try key.pkcs8DER(), purpose: CertificateKeys.purpose, id: request.id)
         return try context.database.withConnection { c in
-            _ = try c.execute(
-                "UPDATE certbus.certificate_requests SET csr_pem = $2, encrypted_private_key = $3 WHERE id = $1 AND csr_pem IS NULL",
-                [request.id, csr.pem, sealed])
+            _ = try c.withRelaxedCommit { c in
+                try c.execute(
+                    "UPDATE certbus.certificate_requests SET csr_pem = $2, encrypted_private_key = $3 WHERE id = $1 AND csr_pem IS NULL",
+                    [request.id, csr.pem, sealed])
+            }
             guard let stored = try CertificateRequestStore.find(id: request.id, on: c) else {
                 throw JobFailure.retryable("request \(request.id.uuidString.lowercased()) vanished")
             }
@@ -200,43 +204,43 @@ struct IssuanceProcess: Sendable {
             output: output, issuedCertificateId: certificateId, caRequestId: issued.caRequestId,
             commit: { c in
                 try Self.record(issued, id: certificateId, request: request, renewAt: renewAt, on: c)
-                if createdByJob { try Self.auditInitiated(request, actor: actor, on: c) }
                 try Self.recordSuccess(request, certificateId: certificateId, certificate: certificate,
-                                       caRequestId: issued.caRequestId, rekey: rekey, jobId: jobId, actor: actor, on: c)
+                                       caRequestId: issued.caRequestId, rekey: rekey, jobId: jobId, actor: actor,
+                                       initiated: createdByJob, on: c)
             })
     }
 
-    /// Inserts the certificate row and marks the request ISSUED.
+    /// Inserts the certificate row and marks the request ISSUED, in one statement.
     static func record(_ issued: CAIssuedCertificate, id: UUID, request: CertificateRequestRecord, renewAt: Date,
                        on c: Connection) throws {
         let certificate = issued.certificate
         let algorithm = certificate.publicKeyAlgorithm
         try c.execute(
             """
-            INSERT INTO certbus.certificates
-                   (id, ca_id, profile_id, group_id, serial_number, fingerprint_sha256, common_name, subject, issuer,
-                    subject_alternative_names, key_algorithm, key_size, not_before, not_after, certificate_pem, chain_pem,
-                    encrypted_private_key, predecessor_id, renew_at, source, request_id)
-            SELECT $1, r.ca_id, r.profile_id, r.group_id, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13,
-                   r.encrypted_private_key, r.predecessor_id, $14, 'ISSUED', r.id
-              FROM certbus.certificate_requests r WHERE r.id = $15
+            WITH inserted AS (
+              INSERT INTO certbus.certificates
+                     (id, ca_id, profile_id, group_id, serial_number, fingerprint_sha256, common_name, subject, issuer,
+                      subject_alternative_names, key_algorithm, key_size, not_before, not_after, certificate_pem, chain_pem,
+                      encrypted_private_key, predecessor_id, renew_at, source, request_id)
+              SELECT $1, r.ca_id, r.profile_id, r.group_id, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13,
+                     r.encrypted_private_key, r.predecessor_id, $14, 'ISSUED', r.id
+                FROM certbus.certificate_requests r WHERE r.id = $15
+              RETURNING request_id
+            )
+            UPDATE certbus.certificate_requests r SET status = 'ISSUED', certificate_id = $1, ca_request_id = $16, error = NULL,
+                   encrypted_private_key = NULL, completed_at = now()
+              FROM inserted WHERE r.id = inserted.request_id
             """,
             [id, certificate.serialNumberHex, certificate.sha256Fingerprint, certificate.subject.commonName,
              certificate.subject.description, certificate.issuer.description,
              certificate.subjectAlternativeNames.map(Self.sanText), algorithm?.profileName ?? "UNKNOWN", algorithm?.bits,
              certificate.notBefore, certificate.notAfter, certificate.pem, issued.chain.map(\.pem).joined(), renewAt,
-             request.id])
-        try c.execute(
-            """
-            UPDATE certbus.certificate_requests SET status = 'ISSUED', certificate_id = $2, ca_request_id = $3, error = NULL,
-                   encrypted_private_key = NULL, completed_at = now()
-             WHERE id = $1
-            """, [request.id, id, issued.caRequestId])
+             request.id, issued.caRequestId])
     }
 
     static func recordSuccess(
         _ request: CertificateRequestRecord, certificateId: UUID, certificate: Certificate, caRequestId: String,
-        rekey: Bool, jobId: Int64, actor: Actor, on c: Connection
+        rekey: Bool, jobId: Int64, actor: Actor, initiated: Bool = false, on c: Connection
     ) throws {
         let idText = certificateId.uuidString.lowercased()
         var details: [String: Any] = [
@@ -244,6 +248,8 @@ struct IssuanceProcess: Sendable {
             "fingerprint": certificate.sha256Fingerprint, "names": request.subjectAlternativeNames,
             "notAfter": PostgresTimestamp.format(certificate.notAfter), "caRequestId": caRequestId,
         ]
+        var audit = AuditBatch()
+        if initiated { try addInitiated(request, actor: actor, to: &audit) }
         if let predecessor = request.predecessorId {
             let previous = predecessor.uuidString.lowercased()
             details["predecessorId"] = previous
@@ -251,34 +257,36 @@ struct IssuanceProcess: Sendable {
             try c.execute(
                 "UPDATE certbus.certificates SET renew_at = NULL, renewal_failures = 0, renewal_last_error = NULL WHERE id = $1",
                 [predecessor])
-            try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(predecessor), on: c)
-            try Lifecycle.audit("RENEWAL_COMPLETED", entityType: "Certificate", entityId: idText, actor: actor, details: details, on: c)
+            try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(predecessor), resolution: "renewed by \(idText)", on: c)
+            try audit.add(.renewalCompleted, .certificate, idText, actor, details)
         } else {
-            try Lifecycle.audit("ISSUANCE_COMPLETED", entityType: "Certificate", entityId: idText, actor: actor, details: details, on: c)
+            try audit.add(.issuanceCompleted, .certificate, idText, actor, details)
         }
-        let action = request.operation == .issue ? "issue" : (rekey ? "rekey" : "renew")
-        var payload: [String: Any] = [
-            "action": action, "success": true, "certificateId": idText, "requestId": request.id.uuidString.lowercased(),
-            "jobId": jobId, "serialNumber": certificate.serialNumberHex, "names": request.subjectAlternativeNames,
-            "notAfter": PostgresTimestamp.format(certificate.notAfter),
-        ]
-        if let predecessor = request.predecessorId { payload["predecessorId"] = predecessor.uuidString.lowercased() }
-        try Lifecycle.event("CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: idText, payload: payload, on: c)
+        try audit.write(on: c)
+        let action: CertificateAction = request.operation == .issue ? .issue : (rekey ? .rekey : .renew)
+        try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+            certificateId: certificateId, action: action, outcome: .success, jobId: jobId, actorType: actor.kind.rawValue,
+            actorId: actor.id, profileId: request.profileId, groupId: request.groupId, predecessorId: request.predecessorId,
+            requestId: request.id.uuidString.lowercased()), on: c)
     }
 
     /// ISSUANCE_INITIATED / RENEWAL_INITIATED and CSR_SUBMITTED or CSR_GENERATED for a request
     /// made inside a job.
     static func auditInitiated(_ request: CertificateRequestRecord, actor: Actor, on c: Connection) throws {
+        var audit = AuditBatch()
+        try addInitiated(request, actor: actor, to: &audit)
+        try audit.write(on: c)
+    }
+
+    static func addInitiated(_ request: CertificateRequestRecord, actor: Actor, to audit: inout AuditBatch) throws {
         let id = request.id.uuidString.lowercased()
         let details: [String: Any] = [
             "profileId": request.profileId.uuidString.lowercased(), "names": request.subjectAlternativeNames,
             "predecessorId": request.predecessorId?.uuidString.lowercased() ?? NSNull(),
             "keySource": request.generatedKeyType == nil ? "CSR" : "GENERATED",
         ]
-        try Lifecycle.audit(request.operation == .renew ? "RENEWAL_INITIATED" : "ISSUANCE_INITIATED",
-                            entityType: "CertificateRequest", entityId: id, actor: actor, details: details, on: c)
-        try Lifecycle.audit(request.generatedKeyType == nil ? "CSR_SUBMITTED" : "CSR_GENERATED",
-                            entityType: "CSR", entityId: id, actor: actor, details: details, on: c)
+        try audit.add(request.operation == .renew ? .renewalInitiated : .issuanceInitiated, .certificateRequest, id, actor, details)
+        try audit.add(request.generatedKeyType == nil ? .csrSubmitted : .csrGenerated, .csr, id, actor, details)
     }
 
     // MARK: - Failure
@@ -300,7 +308,8 @@ struct IssuanceProcess: Sendable {
             let countsForRenewal = Self.countsAsRenewalFailure(error)
             commit = { c in
                 try Self.recordFailure(requestId: nil, operation: renewing == nil ? .issue : .renew, message: message,
-                                       jobId: jobId, actor: actor, on: c)
+                                       jobId: jobId, actor: actor, predecessorId: renewing?.id, profileId: renewing?.profileId,
+                                       groupId: renewing?.groupId, on: c)
                 if let renewing, countsForRenewal {
                     try RenewalAlerts.recordFailure(certificate: renewing, message: message, on: c)
                 }
@@ -319,6 +328,7 @@ struct IssuanceProcess: Sendable {
         let jobId = job.id
         let createdByJob = prepared.createdByJob
         let predecessor = prepared.predecessor
+        let rekey = prepared.rekey
         return { c in
             try c.execute(
                 """
@@ -327,7 +337,8 @@ struct IssuanceProcess: Sendable {
                 """, [request.id, message])
             if createdByJob { try Self.auditInitiated(request, actor: actor, on: c) }
             try Self.recordFailure(requestId: request.id, operation: request.operation, message: message, jobId: jobId,
-                                   actor: actor, predecessorId: request.predecessorId, on: c)
+                                   actor: actor, predecessorId: request.predecessorId, profileId: request.profileId,
+                                   groupId: request.groupId, rekey: rekey, on: c)
             if let predecessor, countsAsRenewalFailure {
                 try RenewalAlerts.recordFailure(certificate: predecessor, message: message, on: c)
             }
@@ -335,17 +346,17 @@ struct IssuanceProcess: Sendable {
     }
 
     static func recordFailure(requestId: UUID?, operation: CertificateRequestRecord.Operation, message: String, jobId: Int64,
-                              actor: Actor, predecessorId: UUID? = nil, on c: Connection) throws {
+                              actor: Actor, predecessorId: UUID? = nil, profileId: UUID? = nil, groupId: UUID? = nil,
+                              rekey: Bool = false, on c: Connection) throws {
         let entity = requestId?.uuidString.lowercased() ?? "job:\(jobId)"
-        try Lifecycle.audit(operation == .renew ? "RENEWAL_FAILED" : "ISSUANCE_FAILED", entityType: "CertificateRequest",
+        try Lifecycle.audit(operation == .renew ? .renewalFailed : .issuanceFailed, entityType: .certificateRequest,
                             entityId: entity, actor: actor,
                             details: ["error": message, "jobId": jobId,
                                       "predecessorId": predecessorId?.uuidString.lowercased() ?? NSNull()], on: c)
-        try Lifecycle.event(
-            "CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: predecessorId?.uuidString.lowercased() ?? entity,
-            payload: ["action": operation == .renew ? "renew" : "issue", "success": false, "error": message, "jobId": jobId,
-                      "requestId": requestId?.uuidString.lowercased() ?? NSNull()],
-            on: c)
+        try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+            certificateId: nil, action: operation == .issue ? .issue : (rekey ? .rekey : .renew), outcome: .failure,
+            error: message, jobId: jobId, actorType: actor.kind.rawValue, actorId: actor.id, profileId: profileId,
+            groupId: groupId, predecessorId: predecessorId, requestId: entity), on: c)
     }
 
     /// The message and permanence of an error.
@@ -380,6 +391,11 @@ struct IssuanceProcess: Sendable {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+extension AuditEntityType {
+    /// A certificate request (issuance or renewal), by request id.
+    static let certificateRequest: AuditEntityType = "CertificateRequest"
 }
 
 /// The SecretBox purpose of server-generated certificate keys.

@@ -45,7 +45,8 @@ public struct IssueCertificateHandler: JobHandler {
                                    predecessor: nil, rekey: false)
         }
         let key = payload.idempotencyKey ?? "job:\(job.id)"
-        if let existing = try CertificateRequestStore.find(idempotencyKey: key, on: c) {
+        // A first attempt without a caller's key cannot have written its request yet.
+        if payload.idempotencyKey != nil || job.attempt > 1, let existing = try CertificateRequestStore.find(idempotencyKey: key, on: c) {
             let (profile, authority) = try Self.loadPolicy(profileId: existing.profileId, caId: existing.caId, on: c)
             return PreparedRequest(request: existing, profile: profile, authority: authority,
                                    createdByJob: existing.jobId == job.id, predecessor: nil, rekey: false)
@@ -56,7 +57,10 @@ public struct IssueCertificateHandler: JobHandler {
         guard let profile = try RAProfileStore.find(nameOrId: profileName, on: c) else {
             throw RequestRefusal(.unknownProfile, "unknown RA profile \"\(profileName)\" (see certbus profile list)")
         }
-        let authority = try Self.checkUsable(profile: profile, on: c)
+        guard profile.enabled else { throw RequestRefusal(.unknownProfile, "RA profile \(profile.name) is disabled") }
+        guard let authority = try CertificateAuthorityStore.find(id: profile.caId, on: c) else {
+            throw RequestRefusal(.unavailableCA, "unknown CA \(profile.caId.uuidString.lowercased())")
+        }
         try process.checkIssuing(authority)
         let checked = try Self.check(payload, profile: profile)
         var groupId: UUID?
@@ -70,7 +74,7 @@ public struct IssueCertificateHandler: JobHandler {
             idempotencyKey: key, operation: .issue, status: profile.requiresApproval ? .queued : .submitted, profile: profile,
             groupId: groupId, predecessorId: nil, checked: checked, csrPEM: checked.csr?.pem, requestedBy: job.triggeredBy,
             jobId: job.id)
-        let (request, _) = try CertificateRequestStore.insert(new, on: c)
+        let (request, _) = try c.withRelaxedCommit { try CertificateRequestStore.insert(new, on: $0) }
         return PreparedRequest(request: request, profile: profile, authority: authority, createdByJob: request.jobId == job.id,
                                predecessor: nil, rekey: false)
     }

@@ -43,13 +43,13 @@ public struct RefreshCAHandler: JobHandler {
                     try c.execute("UPDATE certbus.certificate_authorities SET last_refreshed_at = now(), last_error = NULL WHERE id = $1", [id])
                     for warning in result.warnings {
                         try Lifecycle.raiseAlert(
-                            type: "WARN", severity: "WARN", title: "CA \(authority.name): \(warning.code.lowercased().replacingOccurrences(of: "_", with: " "))",
-                            message: warning.message, entityType: "CA", entityId: id.uuidString.lowercased(),
+                            type: .warn, title: "CA \(authority.name): \(warning.code.lowercased().replacingOccurrences(of: "_", with: " "))",
+                            message: warning.message, entity: .ca, entityId: id.uuidString.lowercased(),
                             causeKey: Self.causeKey(id, warning.code), on: c)
                     }
                     let active = Set(result.warnings.map(\.code))
                     for code in Self.warningCodes + ["CA_REFRESH_FAILED"] where !active.contains(code) {
-                        try Lifecycle.resolveAlerts(causePrefix: Self.causeKey(id, code), on: c)
+                        try Lifecycle.resolveAlerts(causePrefix: Self.causeKey(id, code), resolution: "CA refreshed without this warning", on: c)
                     }
                 })
         } catch let failure as JobFailure {
@@ -63,7 +63,7 @@ public struct RefreshCAHandler: JobHandler {
                 commit = { c in
                     try c.execute("UPDATE certbus.certificate_authorities SET last_error = $2 WHERE id = $1", [id, message])
                     try Lifecycle.raiseAlert(
-                        type: "ERROR", severity: "ERROR", title: "CA refresh failed", message: message, entityType: "CA",
+                        type: .error, title: "CA refresh failed", message: message, entity: .ca,
                         entityId: id.uuidString.lowercased(), causeKey: Self.causeKey(id, "CA_REFRESH_FAILED"), on: c)
                 }
             }

@@ -111,11 +111,14 @@ public struct RenewCertificateHandler: JobHandler {
             groupId: certificate.groupId, predecessorId: certificate.id, checked: checked, csrPEM: csrPEM,
             requestedBy: job.triggeredBy, jobId: job.id)
         new.id = newId
-        var (request, created) = try CertificateRequestStore.insert(new, on: c)
-        if created, let sealedKey {
-            try c.execute("UPDATE certbus.certificate_requests SET encrypted_private_key = $2 WHERE id = $1", [request.id, sealedKey])
-            request.encryptedPrivateKey = sealedKey
+        var (request, created) = try c.withRelaxedCommit { c -> (CertificateRequestRecord, Bool) in
+            let inserted = try CertificateRequestStore.insert(new, on: c)
+            if inserted.created, let sealedKey {
+                try c.execute("UPDATE certbus.certificate_requests SET encrypted_private_key = $2 WHERE id = $1", [inserted.record.id, sealedKey])
+            }
+            return inserted
         }
+        if created, let sealedKey { request.encryptedPrivateKey = sealedKey }
         return PreparedRequest(request: request, profile: profile, authority: authority, createdByJob: true,
                                predecessor: certificate, rekey: rekey)
     }

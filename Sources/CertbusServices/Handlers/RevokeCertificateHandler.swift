@@ -66,10 +66,11 @@ public struct RevokeCertificateHandler: JobHandler {
             if final {
                 commit = { c in
                     let entity = id?.uuidString.lowercased() ?? "job:\(jobId)"
-                    try Lifecycle.audit("REVOCATION_FAILED", entityType: "Certificate", entityId: entity, actor: actor,
+                        try Lifecycle.audit(.revocationFailed, entityType: .certificate, entityId: entity, actor: actor,
                                         details: ["error": message, "jobId": jobId], on: c)
-                    try Lifecycle.event("CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: entity,
-                                        payload: ["action": "revoke", "success": false, "error": message, "jobId": jobId], on: c)
+                    try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+                        certificateId: id, action: .revoke, outcome: .failure, error: message, jobId: jobId,
+                        actorType: actor.kind.rawValue, actorId: actor.id), on: c)
                 }
             }
             throw JobFailure(message: message, isPermanent: permanent, commit: commit)
@@ -117,13 +118,14 @@ public struct RevokeCertificateHandler: JobHandler {
             "revokedAt": PostgresTimestamp.format(result.revokedAt),
             "crlNumber": result.crlNumber.map { NSNumber(value: $0) } ?? NSNull(),
         ]
-        try Lifecycle.audit("REVOCATION_COMPLETED", entityType: "Certificate", entityId: id, actor: actor, details: details, on: c)
-        try Lifecycle.event("CERTIFICATE_STATUS_CHANGED", resource: "CERTIFICATE", resourceId: id,
-                            payload: ["oldStatus": oldStatus, "newStatus": "REVOKED", "reason": reason.rawValue], on: c)
-        var action = details
-        action["action"] = "revoke"
-        action["success"] = true
-        try Lifecycle.event("CERTIFICATE_ACTION_PERFORMED", resource: "CERTIFICATE", resourceId: id, payload: action, on: c)
-        try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(certificate.id), on: c)
+        try Lifecycle.audit(.revocationCompleted, entityType: .certificate, entityId: id, actor: actor, details: details, on: c)
+        try Lifecycle.statusChanged(CertificateStatusChangedEventData(
+            certificateId: certificate.id, commonName: certificate.commonName, serialNumber: certificate.serialNumber,
+            fingerprintSha256: certificate.fingerprint, profileId: certificate.profileId, groupId: certificate.groupId,
+            notAfter: certificate.notAfter, oldStatus: oldStatus, newStatus: "REVOKED"), on: c)
+        try Lifecycle.actionPerformed(CertificateActionPerformedEventData(
+            certificateId: certificate.id, action: .revoke, outcome: .success, jobId: jobId, actorType: actor.kind.rawValue,
+            actorId: actor.id, profileId: certificate.profileId, groupId: certificate.groupId), on: c)
+        try Lifecycle.resolveAlerts(causePrefix: RenewalAlerts.causeKey(certificate.id), resolution: "certificate revoked", on: c)
     }
 }

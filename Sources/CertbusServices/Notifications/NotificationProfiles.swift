@@ -7,20 +7,20 @@ import Postgres
 /// NOTIFICATION_PROFILE_CHANGED audit row in the same transaction. Secrets are sealed under the
 /// key-encryption key and never returned.
 public enum NotificationProfiles {
-    /// Creates a profile. A WEBHOOK secret needs `secretBox` (the key-encryption key). Throws
+    /// Creates a profile. A WEBHOOK secret needs `keyEncryptionKey`. Throws
     /// `NotificationProfileError` for bad input or a name already taken; nothing is written then.
     public static func create(
-        on connection: Connection, _ new: NewNotificationProfile, secretBox: SecretBox?, actor: Actor
+        on connection: Connection, _ new: NewNotificationProfile, keyEncryptionKey: KeyEncryptionKey?, actor: Actor
     ) throws -> NotificationProfile {
         if let problem = new.problem { throw NotificationProfileError(problem) }
-        if new.secret != nil, secretBox == nil {
+        if new.secret != nil, keyEncryptionKey == nil {
             throw NotificationProfileError(
                 "storing a webhook signing secret needs the key-encryption key: set CERTBUS_KEK_FILE")
         }
         do {
             return try connection.withTransaction { tx in
                 let id = UUID()
-                let sealed = try new.secret.map { try NotificationSecret.seal($0, profileId: id, with: secretBox!) }
+                let sealed = try new.secret.map { try NotificationSecret.seal($0, profileId: id, with: keyEncryptionKey!) }
                 let row = try tx.query(
                     """
                     INSERT INTO certbus.notification_profiles
@@ -85,20 +85,20 @@ public enum NotificationProfiles {
     }
 
     /// The opened signing secret of a profile, or nil when it has none.
-    public static func signingSecret(on connection: Connection, profileId: UUID, secretBox: SecretBox?) throws -> Data? {
+    public static func signingSecret(on connection: Connection, profileId: UUID, keyEncryptionKey: KeyEncryptionKey?) throws -> Data? {
         guard let row = try connection.query(
             "SELECT sealed_secret FROM certbus.notification_profiles WHERE id = $1", [profileId]).firstRow,
               let sealed = try row.decode("sealed_secret", as: Data?.self)
         else { return nil }
-        guard let secretBox else {
+        guard let keyEncryptionKey else {
             throw NotificationProfileError(
                 "notification profile \(profileId.uuidString.lowercased()) signs its deliveries, but no key-encryption key is configured (CERTBUS_KEK_FILE)")
         }
-        return try NotificationSecret.open(sealed, profileId: profileId, with: secretBox)
+        return try NotificationSecret.open(sealed, profileId: profileId, with: keyEncryptionKey)
     }
 
     /// A URL without user info and query string, for logs and audit rows.
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "(invalid URL)" }
         components.user = nil
         components.password = nil

@@ -4,22 +4,21 @@ import PKI
 /// Seals and opens webhook signing secrets with the key-encryption key, bound to the profile id
 /// (a sealed secret copied onto another profile does not open).
 public enum NotificationSecret {
-    static func additionalData(_ profileId: UUID) -> Data {
-        Data("certbus notification profile \(profileId.uuidString.lowercased())".utf8)
-    }
+    /// The purpose the KEK authenticates with each sealed secret.
+    public static let purpose = "notification-secret"
 
     /// Seals `secret` for the profile.
-    public static func seal(_ secret: String, profileId: UUID, with box: SecretBox) throws -> Data {
-        try box.seal(Data(secret.utf8), additionalData: additionalData(profileId))
+    public static func seal(_ secret: String, profileId: UUID, with kek: KeyEncryptionKey) throws -> Data {
+        try kek.seal(Data(secret.utf8), purpose: purpose, id: profileId)
     }
 
     /// Opens a sealed secret; throws `NotificationProfileError` when the key is wrong or the bytes were altered.
-    public static func open(_ sealed: Data, profileId: UUID, with box: SecretBox) throws -> Data {
+    public static func open(_ sealed: Data, profileId: UUID, with kek: KeyEncryptionKey) throws -> Data {
         do {
-            return try box.open(sealed, additionalData: additionalData(profileId))
+            return try kek.open(sealed, purpose: purpose, id: profileId)
         } catch {
             throw NotificationProfileError(
-                "the signing secret of notification profile \(profileId.uuidString.lowercased()) does not open with the configured key-encryption key (wrong CERTBUS_KEK_FILE, or altered data)")
+                "the signing secret of notification profile \(profileId.uuidString.lowercased()) does not open with the key-encryption key \(kek.path) (another CERTBUS_KEK_FILE sealed it, or the data was altered)")
         }
     }
 }

@@ -51,6 +51,10 @@ extension ACMEClient {
 
         report(.status(.issuingCertificate, detail: "Finalizing order \(orderURL.absoluteString)"))
         do throws(ACMEError) {
+            // Never finalize for a caller that gave up (e.g. it could not record the order URL).
+            if Task.isCancelled {
+                throw ACMEError(.cancelled("stopped before finalizing"), operation: "finalize order \(orderURL.absoluteString)")
+            }
             if order.status == .ready { order = try await finalize(order, csr: csr) }
             order = try await waitForIssuance(order, at: orderURL)
             guard let certificateURL = order.certificate else {
@@ -179,7 +183,7 @@ extension ACMEClient {
             do {
                 try await Task.sleep(for: .seconds(delay))
             } catch {
-                throw ACMEError(.timedOut("\(what) (cancelled)"), operation: operation)
+                throw ACMEError(.cancelled("while waiting for \(what)"), operation: operation)
             }
         }
     }

@@ -27,6 +27,9 @@ public struct ACMEError: Error, Sendable, Equatable, CustomStringConvertible {
         case timedOut(String)
         /// The CA's certificate does not belong to the request (another public key).
         case certificateMismatch(String)
+        /// The caller cancelled the operation (job cancelled, worker stopping, or the order URL
+        /// could not be recorded); nothing further was sent.
+        case cancelled(String)
     }
 
     /// What went wrong.
@@ -60,7 +63,7 @@ public struct ACMEError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isRetryable: Bool {
         switch kind {
         case .invalidConfiguration, .unsupportedChallenge, .validationFailed, .orderFailed, .certificateMismatch: false
-        case .timedOut: true
+        case .timedOut, .cancelled: true
         case .problem(let problem): problem.isRetryable
         case .badResponse: true
         case .transport(let error):
@@ -94,6 +97,7 @@ public struct ACMEError: Error, Sendable, Equatable, CustomStringConvertible {
                 + (offered.isEmpty ? "none" : offered.joined(separator: ", ")) + ")"
         case .timedOut(let what): "timed out waiting for \(what)"
         case .certificateMismatch(let why): why
+        case .cancelled(let why): "cancelled: \(why)"
         }
     }
 

@@ -31,6 +31,21 @@ public final class ACMEHTTP01Responder: ACMEChallengeResponder, @unchecked Senda
 
     deinit { server?.stop() }
 
+    private static let sharedLock = NSLock()
+    nonisolated(unsafe) private static var sharedResponders: [String: ACMEHTTP01Responder] = [:]
+
+    /// The one responder of this process for `host:port` (created, not started, on first use),
+    /// so every ACME CA and connector configured with the same address shares its listener.
+    public static func shared(host: String, port: Int) -> ACMEHTTP01Responder {
+        sharedLock.withLock {
+            let key = "\(host)|\(port)"
+            if let responder = sharedResponders[key] { return responder }
+            let responder = ACMEHTTP01Responder(host: host, port: port)
+            sharedResponders[key] = responder
+            return responder
+        }
+    }
+
     /// Starts listening. Throws `.invalidConfiguration` naming the address when it cannot be
     /// bound (in use, or port 80 without the privilege to bind it). Starting twice is a no-op.
     public func start() throws(ACMEError) {

@@ -7,7 +7,7 @@ import Postgres
 public struct BuiltInCASpecification: Sendable {
     /// The CA's name (the intermediate's when `withIntermediate`; the root is then `<name>-root`).
     public var name: String
-    /// The subject common name (root: "<commonName> Root CA", intermediate: "<commonName>").
+    /// The subject common name (root: "<commonName> Root", intermediate: "<commonName>").
     public var commonName: String
     /// Optional organization in both subjects.
     public var organization: String?
@@ -75,7 +75,7 @@ public enum BuiltInCAProvisioner {
         }
 
         let rootKey = try PrivateKey.generate(spec.keyAlgorithm)
-        let rootSubject = DistinguishedName(commonName: spec.commonName + (spec.withIntermediate ? " Root CA" : ""),
+        let rootSubject = DistinguishedName(commonName: spec.commonName + (spec.withIntermediate ? " Root" : ""),
                                             organization: spec.organization)
         let root = try CertificateIssuer.selfSignedRoot(
             key: rootKey, subject: rootSubject,
@@ -110,7 +110,7 @@ public enum BuiltInCAProvisioner {
                 let connector = try BuiltInCertificateAuthority(authority: record, keyEncryptionKey: keyEncryptionKey)
                 _ = try connector.publishCRL(on: c)
                 try Lifecycle.audit(
-                    "CA_CREATED", entityType: "CA", entityId: id.uuidString.lowercased(), actor: actor,
+                    .caCreated, entityType: .ca, entityId: id.uuidString.lowercased(), actor: actor,
                     details: ["name": record.name, "kind": record.kind, "parent": record.parentId?.uuidString.lowercased() ?? NSNull(),
                               "subject": connector.issuer.certificate.subject.description,
                               "notAfter": PostgresTimestamp.format(connector.issuer.certificate.notAfter),

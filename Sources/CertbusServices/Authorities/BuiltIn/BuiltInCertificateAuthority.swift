@@ -69,7 +69,7 @@ public final class BuiltInCertificateAuthority: CertificateAuthorityConnector, @
     public func issue(_ request: CAIssueRequest, context: CAOperationContext) throws -> CAIssuedCertificate {
         let signed = try sign(request)
         return try context.database.withConnection { connection in
-            try record([(request.idempotencyKey, signed)], on: connection)[0]
+            try connection.withRelaxedCommit { try record([(request.idempotencyKey, signed)], on: $0)[0] }
         }
     }
 
@@ -85,7 +85,7 @@ public final class BuiltInCertificateAuthority: CertificateAuthorityConnector, @
                 results[index] = .failure(error)
             }
         }
-        let recorded = try record(signed.map { ($0.1, $0.2) }, on: connection)
+        let recorded = try connection.withRelaxedCommit { try record(signed.map { ($0.1, $0.2) }, on: $0) }
         for (position, entry) in signed.enumerated() { results[entry.0] = .success(recorded[position]) }
         return results.map { $0! }
     }

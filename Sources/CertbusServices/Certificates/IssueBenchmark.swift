@@ -1,0 +1,174 @@
+import CertbusBus
+import CertbusCore
+import CertbusDatabase
+import Foundation
+import PKI
+import Postgres
+
+/// `certbus bench issue`: ISSUE_CERT end to end — jobs enqueued, claimed by workers, checked
+/// against the profile, signed by a built-in CA (ECDSA P-256), and committed with their request,
+/// audit rows and event — in certificates per second, for several worker counts. Runs in a
+/// scratch database created next to the configured one and dropped after.
+public struct IssueBenchmark: Sendable {
+    /// Certificates per round.
+    public var certificates: Int
+    /// Worker processes simulated per round (each a `Worker` with its own pool).
+    public var workerCounts: [Int]
+    /// Jobs each worker runs at once (general worker), or jobs per claimed batch (batch worker).
+    public var concurrency: Int
+    /// Use ``IssueBatchWorker`` (batches of `batchSize`) instead of the general `Worker`.
+    public var batched: Bool
+    /// Jobs per batch with `batched`.
+    public var batchSize: Int
+
+    /// A benchmark of `certificates` per round for each of `workerCounts`.
+    public init(certificates: Int = 5000, workerCounts: [Int] = [1, 4], concurrency: Int = 8, batched: Bool = false,
+                batchSize: Int = 200) {
+        self.certificates = certificates
+        self.workerCounts = workerCounts
+        self.concurrency = concurrency
+        self.batched = batched
+        self.batchSize = batchSize
+    }
+
+    /// One round's outcome.
+    public struct Round: Sendable {
+        /// Workers used.
+        public var workers: Int
+        /// Certificates issued.
+        public var certificates: Int
+        /// Seconds from the first enqueue to the last commit.
+        public var seconds: Double
+        /// Certificates per second.
+        public var perSecond: Double { seconds > 0 ? Double(certificates) / seconds : 0 }
+        /// Audit rows and events written for the round's certificates (checked: 3 and 1 per certificate).
+        public var auditRows: Int
+        /// Events written.
+        public var events: Int
+        /// The 1-minute load average at the end of the round.
+        public var loadAverage: Double?
+    }
+
+    /// Runs every round and returns them; `progress` receives one line per phase.
+    public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> [Round] {
+        guard certificates > 0, concurrency > 0, !workerCounts.isEmpty, workerCounts.allSatisfy({ $0 > 0 }) else {
+            throw RequestRefusal(.invalidRequest, "certificates, concurrency and worker counts must be positive")
+        }
+        let admin = try Connection.connect(connectionString, applicationName: "certbus-bench")
+        defer { admin.close() }
+        let name = "certbus_bench_issue_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+        let quoted = try admin.quoteIdentifier(name)
+        try admin.execute("CREATE DATABASE \(quoted)")
+        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)") }
+        let url = AuditBenchmark.connectionString(connectionString, database: name)
+        let configuration = ConnectionConfiguration(url, applicationName: "certbus-bench")
+        let c = try Connection(configuration: configuration)
+        defer { c.close() }
+        progress("migrating scratch database \(name)")
+        _ = try Migrator.located().migrate(c)
+
+        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate(), path: "(benchmark)")
+        let registry = CertificateAuthorityRegistry.standard(
+            environment: CAConnectorEnvironment(homeDirectory: NSTemporaryDirectory(), variables: [:], keyEncryptionKey: kek))
+        _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "bench-ca"), keyEncryptionKey: kek,
+                                            actor: .system("bench"), on: c)
+        var draft = RAProfileDraft(name: "bench", ca: "bench-ca")
+        draft.allowedDomains = ["*.bench.test"]
+        _ = try RAProfileStore.create(draft, actor: .system("bench"), on: c)
+
+        var rounds: [Round] = []
+        for (index, workers) in workerCounts.enumerated() {
+            progress("round \(index + 1): generating \(certificates) ECDSA P-256 CSRs")
+            let csrs = try Self.makeCSRs(certificates, round: index)
+            progress("round \(index + 1): \(workers) \(batched ? "batch worker(s) × batches of \(batchSize)" : "worker(s) × \(concurrency) threads") issuing \(certificates) certificates")
+            rounds.append(try round(workers: workers, csrs: csrs, registry: registry, configuration: configuration, on: c))
+            let r = rounds.last!
+            progress(String(format: "round %d: %d certificates in %.2f s = %.0f/s", index + 1, r.certificates, r.seconds, r.perSecond))
+        }
+        return rounds
+    }
+
+    static func makeCSRs(_ count: Int, round: Int) throws -> [String] {
+        let results = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let failure = BenchLocked<Error?>(nil)
+        nonisolated(unsafe) let buffer = results
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            do {
+                let key = try PrivateKey.generate(.ecdsaP256)
+                let name = "host-\(round)-\(i).bench.test"
+                buffer[i] = try CertificateSigningRequest.create(
+                    key: key, subject: DistinguishedName(commonName: name), subjectAlternativeNames: [.dnsName(name)]).pem
+            } catch {
+                failure.set(error)
+            }
+        }
+        if let error = failure.get() { throw error }
+        return results.map { $0! }
+    }
+
+    func round(workers count: Int, csrs: [String], registry: CertificateAuthorityRegistry,
+               configuration: ConnectionConfiguration, on c: Connection) throws -> Round {
+        let before = try c.query("SELECT (SELECT count(*) FROM certbus.certificates) AS n, (SELECT count(*) FROM certbus.audit_log) AS a, (SELECT count(*) FROM certbus.events) AS e").firstRow!
+        let startCount: Int = try before.decode("n")
+        let startAudit: Int = try before.decode("a")
+        let startEvents: Int = try before.decode("e")
+        var options = WorkerOptions()
+        options.concurrency = concurrency
+        options.kinds = [.issueCertificate]
+        options.runsMaintenance = false
+        options.pollInterval = 0.2
+        let handlers = HandlerRegistry([IssueCertificateHandler(registry: registry)])
+        let quiet = ServiceLog(minimumLevel: .warning) { _, _, _ in }
+        let workers: [any CertbusService] = try (0..<count).map { n in
+            if batched {
+                return IssueBatchWorker(configuration: configuration, registry: registry, threads: 1, batchSize: batchSize,
+                                        pollInterval: 0.05, log: quiet)
+            }
+            var o = options
+            o.name = "bench\(n)"
+            return try Worker(configuration: configuration, handlers: handlers, options: o, log: quiet)
+        }
+        for worker in workers { try worker.start() }
+        defer { for worker in workers { worker.stop(grace: 5) } }
+        // Let the workers connect and go idle before the clock starts.
+        Thread.sleep(forTimeInterval: 0.5)
+
+        let start = Date()
+        var jobs: [NewJob] = []
+        jobs.reserveCapacity(csrs.count)
+        for csr in csrs {
+            jobs.append(try NewJob(kind: .issueCertificate, payload: IssueCertificatePayload(profile: "bench", csr: csr),
+                                   name: "bench", triggeredBy: .system("bench")))
+        }
+        for chunk in stride(from: 0, to: jobs.count, by: 1000) {
+            _ = try c.withTransaction { try JobQueue.enqueue(on: $0, batch: Array(jobs[chunk..<min(chunk + 1000, jobs.count)])) }
+        }
+        let target = startCount + csrs.count
+        var issued = startCount
+        while issued < target {
+            Thread.sleep(forTimeInterval: 0.02)
+            issued = try c.query("SELECT count(*) AS n FROM certbus.certificates").firstRow!.decode("n")
+            let failed: Int = try c.query("SELECT count(*) AS n FROM certbus.jobs WHERE status = 'FAILED'").firstRow!.decode("n")
+            if failed > 0 {
+                let error: String? = try c.query("SELECT error FROM certbus.jobs WHERE status = 'FAILED' LIMIT 1").firstRow!.decode("error")
+                throw RequestRefusal(.invalidRequest, "\(failed) benchmark jobs failed, e.g.: \(error ?? "?")")
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let after = try c.query("SELECT (SELECT count(*) FROM certbus.audit_log) AS a, (SELECT count(*) FROM certbus.events) AS e").firstRow!
+        return Round(workers: count, certificates: csrs.count, seconds: seconds,
+                     auditRows: try after.decode("a", as: Int.self) - startAudit, events: try after.decode("e", as: Int.self) - startEvents,
+                     loadAverage: AuditBenchmark.loadAverage())
+    }
+}
+
+/// A lock-protected value.
+final class BenchLocked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
+}

@@ -1,0 +1,121 @@
+import CertbusArguments
+import CertbusCore
+import CertbusServices
+import Foundation
+import Postgres
+
+/// `certbus profile create|list|show`.
+enum ProfileCommands {
+    static let command = Command(
+        "profile", abstract: "Create, list and show RA profiles (the policy requests are checked against).",
+        subcommands: [create, list, show])
+
+    static let nameArgument = Argument<String>("name", help: "The profile's name (or id).")
+    static let caOption = Option<String>("ca", valueName: "name", required: true, help: "The CA issuing its certificates.")
+    static let daysOption = Option<Int>("days", default: 90, help: "Certificate lifetime in days (TLS server: at most the CA/Browser Forum limit).")
+    static let domainOption = Option<String>("domain", valueName: "pattern", repeatable: true, help: "Allowed names: example.com, *.example.com, 192.0.2.1; repeatable or comma-separated (default: any).")
+    static let keyTypesOption = Option<String>("key-types", valueName: "list", default: "EC-P256,EC-P384,RSA,ED25519", help: "Accepted key types.")
+    static let minRSAOption = Option<Int>("min-rsa-bits", default: 2048, help: "Smallest RSA key accepted (never below 2048).")
+    static let approvalFlag = Flag("requires-approval", help: "Requests wait for `certbus approval approve`.")
+    static let approvalTTLOption = Option<String>("approval-expires", valueName: "span", default: "7d", help: "How long an approval may stay pending.")
+    static let noAutoRenewFlag = Flag("no-auto-renew", help: "Do not renew its certificates automatically.")
+    static let renewBeforeOption = Option<String>("renew-before", valueName: "span", help: "Renew this long before expiry (default: two thirds into the lifetime).")
+    static let alertDaysOption = Option<String>("alert-days", valueName: "list", default: "30,14,7,1", help: "Expiry alert ladder in days.")
+    static let typeOption = Option<String>("type", valueName: "type", default: "TLS_SERVER", allowed: CertificateType.allCases.map(\.rawValue), help: "TLS_SERVER, TLS_SERVER_CLIENT or TLS_CLIENT.")
+    static let defaultKeyOption = Option<String>("default-key-type", valueName: "type", default: "EC-P256", help: "Key type certbus generates for requests without a CSR.")
+
+    static func split(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    static let create = Command(
+        "create", abstract: "Create an RA profile.",
+        options: CommandContext.options + [caOption, daysOption, domainOption, keyTypesOption, minRSAOption, approvalFlag, approvalTTLOption,
+                                           noAutoRenewFlag, renewBeforeOption, alertDaysOption, typeOption, defaultKeyOption],
+        arguments: [nameArgument]
+    ) { invocation in
+        let context = CommandContext(invocation)
+        var draft = RAProfileDraft(name: try invocation.value(nameArgument), ca: try invocation.value(caOption))
+        draft.validityDays = invocation[daysOption]!
+        draft.allowedDomains = split(invocation.values(domainOption))
+        draft.allowedKeyAlgorithms = split([invocation[keyTypesOption]!])
+        draft.minimumRSABits = invocation[minRSAOption]!
+        draft.requiresApproval = invocation[approvalFlag]
+        draft.autoRenew = !invocation[noAutoRenewFlag]
+        draft.certificateType = CertificateType(rawValue: invocation[typeOption]!) ?? .tlsServer
+        draft.defaultKeyAlgorithm = invocation[defaultKeyOption]!
+        do {
+            draft.approvalLifetimeSeconds = try DurationText.parse(invocation[approvalTTLOption]!)
+            draft.renewBeforeSeconds = try invocation[renewBeforeOption].map { try DurationText.parse($0) }
+        } catch let error as DurationTextError {
+            throw UsageError(error.description)
+        }
+        let days = split([invocation[alertDaysOption]!])
+        guard days.allSatisfy({ Int($0) != nil }) else { throw UsageError("--alert-days wants whole numbers, e.g. 30,14,7,1") }
+        draft.expiryAlertDays = days.compactMap { Int($0) }
+        let connection = try context.connect()
+        defer { connection.close() }
+        let profile = try RAProfileStore.create(draft, actor: CertCommandSupport.actor(invocation), on: connection)
+        try context.emit(text: "created profile \(profile.name) (CA \(profile.caName), \(profile.validityDays) days)", json: json(profile))
+    }
+
+    static func json(_ p: RAProfile) -> JSONValue {
+        .object([
+            "id": CertCommandSupport.json(p.id), "name": .string(p.name), "ca": .string(p.caName), "validity_days": .int(p.validityDays),
+            "certificate_type": .string(p.certificateType.rawValue), "allowed_key_algorithms": .array(p.allowedKeyAlgorithms.map { .string($0) }),
+            "minimum_rsa_bits": .int(p.minimumRSABits), "allowed_domains": .array(p.allowedDomains.map { .string($0) }),
+            "requires_approval": .bool(p.requiresApproval), "auto_renew": .bool(p.autoRenew),
+            "renew_before_seconds": p.renewBeforeSeconds.map { .double($0) } ?? .null,
+            "expiry_alert_days": .array(p.expiryAlertDays.map { .int($0) }), "enabled": .bool(p.enabled),
+            "default_key_algorithm": .string(p.defaultKeyAlgorithm), "approval_lifetime_seconds": .double(p.approvalLifetimeSeconds),
+        ])
+    }
+
+    static let list = Command("list", abstract: "List RA profiles.", options: CommandContext.options) { invocation in
+        let context = CommandContext(invocation)
+        let connection = try context.connect()
+        defer { connection.close() }
+        let profiles = try RAProfileStore.list(on: connection)
+        if context.json {
+            invocation.output.write(try JSONOutput.string(JSONValue.array(profiles.map(json))))
+            return
+        }
+        if profiles.isEmpty {
+            invocation.print("no profiles (create one with: certbus profile create NAME --ca CA)")
+            return
+        }
+        let table = TableFormatter([.init("NAME"), .init("CA"), .init("TYPE"), .init("DAYS", alignment: .right), .init("DOMAINS", maxWidth: 40),
+                                    .init("APPROVAL"), .init("AUTO RENEW")])
+        invocation.print(table.render(profiles.map {
+            [$0.name, $0.caName, $0.certificateType.rawValue, String($0.validityDays),
+             $0.allowedDomains.isEmpty ? "(any)" : $0.allowedDomains.joined(separator: ","), $0.requiresApproval ? "required" : "-",
+             $0.autoRenew ? "yes" : "no"]
+        }), terminator: "")
+    }
+
+    static let show = Command("show", abstract: "Show one RA profile.", options: CommandContext.options, arguments: [nameArgument]) { invocation in
+        let context = CommandContext(invocation)
+        let connection = try context.connect()
+        defer { connection.close() }
+        let name = try invocation.value(nameArgument)
+        guard let p = try RAProfileStore.find(nameOrId: name, on: connection) else {
+            throw CommandFailure("unknown RA profile \"\(name)\" (see certbus profile list)")
+        }
+        if context.json {
+            invocation.output.write(try JSONOutput.string(json(p)))
+            return
+        }
+        let renewal = p.renewBeforeSeconds.map { "\(Int($0 / 86400)) days before expiry" } ?? "two thirds into the lifetime"
+        invocation.print("""
+            name            \(p.name) (\(p.enabled ? "enabled" : "disabled"))
+            id              \(p.id.uuidString.lowercased())
+            CA              \(p.caName)
+            type            \(p.certificateType.rawValue), \(p.validityDays) days
+            keys            \(p.allowedKeyAlgorithms.joined(separator: ", ")) (RSA at least \(p.minimumRSABits) bits; generated: \(p.defaultKeyAlgorithm))
+            domains         \(p.allowedDomains.isEmpty ? "(any)" : p.allowedDomains.joined(separator: ", "))
+            approval        \(p.requiresApproval ? "required (expires after \(Int(p.approvalLifetimeSeconds / 3600)) h)" : "not required")
+            renewal         \(p.autoRenew ? "automatic, " + renewal : "manual")
+            expiry alerts   \(p.expiryAlertDays.map(String.init).joined(separator: ", ")) days before expiry
+            """)
+    }
+}

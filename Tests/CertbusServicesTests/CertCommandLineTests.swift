@@ -1,0 +1,121 @@
+import CertbusTesting
+import Foundation
+import PKI
+import Testing
+
+/// The certificate commands end to end, through the built `certbus` executable.
+@Suite(.serialized) struct CertCommandLineTests {
+    struct Run {
+        let status: Int32
+        let output: String
+        let error: String
+    }
+
+    final class Environment {
+        let db: TestDatabase
+        let scratch: CertScratch
+        let variables: [String: String]
+
+        init(function: String = #function) throws {
+            db = try TestDatabase.create(function: function)
+            scratch = try CertScratch()
+            let kek = try scratch.write(try SecretBox.Key.generate().base64, to: "kek")
+            chmod(kek, 0o600)
+            var variables = ProcessInfo.processInfo.environment
+            variables["CERTBUS_KEK_FILE"] = kek
+            variables["CERTBUS_HOME"] = scratch.path("home")
+            variables["CERTBUS_DATABASE_URL"] = db.connectionString
+            variables["CERTBUS_USER"] = "operator"
+            self.variables = variables
+        }
+
+        deinit { db.drop() }
+
+        func run(_ arguments: [String], timeout: Double = 120) throws -> Run {
+            let process = Process()
+            process.executableURL = TestCluster.certbusExecutable
+            process.arguments = arguments
+            process.environment = variables
+            let id = UUID().uuidString
+            let out = try scratch.write("", to: "out-\(id)")
+            let err = try scratch.write("", to: "err-\(id)")
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            return Run(status: process.terminationStatus, output: try scratch.read("out-\(id)"), error: try scratch.read("err-\(id)"))
+        }
+    }
+
+    @Test func demoIssuesACertificateThatOpenSSLVerifies() throws {
+        let env = try Environment()
+        let demo = try env.run(["demo"])
+        #expect(demo.status == 0, "\(demo.error)")
+        #expect(demo.output.contains("created CA demo-ca"))
+        #expect(demo.output.contains("demo.certbus.test, www.demo.certbus.test"))
+        let blocks = demo.output.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        #expect(blocks == 3)
+        // The printed chain verifies against the demo root.
+        let pem = String(demo.output[demo.output.range(of: "-----BEGIN CERTIFICATE-----")!.lowerBound...])
+        let chain = try Certificate.parseChain(pem: pem)
+        try env.scratch.write(chain[0].pem, to: "leaf.pem")
+        try env.scratch.write(chain[1].pem, to: "intermediate.pem")
+        try env.scratch.write(chain[2].pem, to: "root.pem")
+        let verify = try CertOpenSSL.run(["verify", "-CAfile", "root.pem", "-untrusted", "intermediate.pem", "leaf.pem"], in: env.scratch)
+        #expect(verify.status == 0, "\(verify.combined)")
+        // A second run reuses the CA and profile.
+        let again = try env.run(["demo"])
+        #expect(again.status == 0, "\(again.error)")
+        #expect(!again.output.contains("created CA"))
+        let list = try env.run(["cert", "list", "--json"])
+        let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
+        #expect(listed.filter { $0["common_name"] as? String == "demo.certbus.test" }.count == 2)
+    }
+
+    @Test func badRequestsAreRefusedWithTheirReasonAndExitStatus() throws {
+        let env = try Environment()
+        #expect(try env.run(["ca", "create", "corp"]).status == 0)
+        let profile = try env.run(["profile", "create", "web", "--ca", "corp", "--domain", "*.corp.test"])
+        #expect(profile.status == 0, "\(profile.error)")
+        let weak = try CertOpenSSL.run(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "w.key", "-out", "w.csr",
+                                        "-subj", "/CN=w.corp.test"], in: env.scratch)
+        #expect(weak.status == 0)
+        let refused = try env.run(["cert", "request", "--profile", "web", "--csr", env.scratch.path("w.csr")])
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("the RSA key has 1024 bits; profile web requires at least 2048"))
+        let outside = try env.run(["cert", "request", "--profile", "web", "--cn", "www.example.org"])
+        #expect(outside.status == 1)
+        #expect(outside.error.contains("www.example.org is outside the domains of profile web"))
+        let unknownCA = try env.run(["profile", "create", "x", "--ca", "nope"])
+        #expect(unknownCA.status == 1)
+        #expect(unknownCA.error.contains("unknown CA \"nope\""))
+        let usage = try env.run(["cert", "request", "--profile", "web"])
+        #expect(usage.status == 2)
+        let list = try env.run(["cert", "list", "--json"])
+        let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [Any])
+        #expect(listed.isEmpty)
+    }
+
+    @Test func approvalDenialEndsTheRequestWithApprovalDenied() throws {
+        let env = try Environment()
+        #expect(try env.run(["ca", "create", "corp", "--root-only"]).status == 0)
+        #expect(try env.run(["profile", "create", "gated", "--ca", "corp", "--requires-approval"]).status == 0)
+        let requested = try env.run(["cert", "request", "--profile", "gated", "--cn", "gate.corp.test", "--json"])
+        #expect(requested.status == 0, "\(requested.error)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(requested.output.utf8)) as? [String: Any])
+        #expect(object["status"] as? String == "PENDING_APPROVAL")
+        let approval = try #require(object["approval_id"] as? String)
+        let denied = try env.run(["approval", "deny", approval, "--reason", "not needed"])
+        #expect(denied.status == 0, "\(denied.error)")
+        #expect(denied.output.contains("Approval denied"))
+        let again = try env.run(["approval", "approve", approval])
+        #expect(again.status == 1)
+        #expect(again.error.contains("already DENIED"))
+    }
+}
