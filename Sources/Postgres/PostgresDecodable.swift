@@ -20,6 +20,15 @@ extension PostgresDecodable {
     }
 }
 
+extension PostgresDecodable where Self: FixedWidthInteger {
+    /// Shared by the integer types: decimal text that fits, else an error naming the column.
+    static func decodeInteger(_ postgresText: String?, _ column: String) throws -> Self {
+        let text = try required(postgresText, column)
+        guard let v = Self(text) else { throw mismatch(text, column) }
+        return v
+    }
+}
+
 extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
     public static func decode(postgresText: String?, column: String) throws -> Self {
         guard let postgresText else { return nil }
@@ -35,33 +44,25 @@ extension String: PostgresDecodable {
 
 extension Int: PostgresDecodable {
     public static func decode(postgresText: String?, column: String) throws -> Int {
-        let text = try required(postgresText, column)
-        guard let v = Int(text) else { throw mismatch(text, column) }
-        return v
+        try decodeInteger(postgresText, column)
     }
 }
 
 extension Int64: PostgresDecodable {
     public static func decode(postgresText: String?, column: String) throws -> Int64 {
-        let text = try required(postgresText, column)
-        guard let v = Int64(text) else { throw mismatch(text, column) }
-        return v
+        try decodeInteger(postgresText, column)
     }
 }
 
 extension Int32: PostgresDecodable {
     public static func decode(postgresText: String?, column: String) throws -> Int32 {
-        let text = try required(postgresText, column)
-        guard let v = Int32(text) else { throw mismatch(text, column) }
-        return v
+        try decodeInteger(postgresText, column)
     }
 }
 
 extension Int16: PostgresDecodable {
     public static func decode(postgresText: String?, column: String) throws -> Int16 {
-        let text = try required(postgresText, column)
-        guard let v = Int16(text) else { throw mismatch(text, column) }
-        return v
+        try decodeInteger(postgresText, column)
     }
 }
 
