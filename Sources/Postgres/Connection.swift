@@ -21,6 +21,21 @@ public struct PostgresNotification: Sendable, Equatable {
     }
 }
 
+/// Where a connection's notices go (libpq calls back with a C pointer to it).
+private final class NoticeSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _handler: (@Sendable (String) -> Void)?
+
+    var handler: (@Sendable (String) -> Void)? {
+        get { lock.withLock { _handler } }
+        set { lock.withLock { _handler = newValue } }
+    }
+
+    func receive(_ message: String) {
+        handler?(message.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
 /// Transaction isolation levels.
 public enum IsolationLevel: String, Sendable {
     case readCommitted = "READ COMMITTED"
@@ -40,8 +55,17 @@ public enum IsolationLevel: String, Sendable {
 /// caller when it is done.
 public final class Connection: @unchecked Sendable {
     private var handle: OpaquePointer?
+    private let notices = NoticeSink()
     /// What this connection was opened with.
     public let configuration: ConnectionConfiguration
+
+    /// Called with the text of every notice, warning or log message the server sends this
+    /// session (`RAISE NOTICE`, `auto_explain` at `log_level = notice`, ...), on the thread
+    /// that runs the statement. Nil (the default) drops them. Survives `reconnect()`.
+    public var onNotice: (@Sendable (String) -> Void)? {
+        get { notices.handler }
+        set { notices.handler = newValue }
+    }
 
     /// Opens a connection, sets the session to UTC and ISO dates, and tags it with
     /// the configuration's `application_name`. Throws a `.connection` error
@@ -49,6 +73,16 @@ public final class Connection: @unchecked Sendable {
     public init(configuration: ConnectionConfiguration) throws {
         self.configuration = configuration
         self.handle = try Self.open(configuration)
+        installNoticeProcessor()
+    }
+
+    private func installNoticeProcessor() {
+        guard let handle else { return }
+        // The sink lives as long as this Connection, and the handle never outlives it.
+        PQsetNoticeProcessor(handle, { sink, message in
+            guard let sink, let message else { return }
+            Unmanaged<NoticeSink>.fromOpaque(sink).takeUnretainedValue().receive(String(cString: message))
+        }, Unmanaged.passUnretained(notices).toOpaque())
     }
 
     /// Opens a connection; see `init(configuration:)`.
@@ -168,6 +202,7 @@ public final class Connection: @unchecked Sendable {
     public func reconnect() throws {
         close()
         handle = try Self.open(configuration)
+        installNoticeProcessor()
     }
 
     // MARK: - Queries

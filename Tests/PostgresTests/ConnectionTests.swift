@@ -24,6 +24,21 @@ import Testing
         #expect(error.description.contains("23505"))
     }
 
+    @Test func noticesReachTheHandlerAndSurviveReconnect() throws {
+        let db = try TestDatabase.create(migrated: false)
+        defer { db.drop() }
+        let c = try db.connect()
+        let received = NoticeLog()
+        try c.execute("DO $$ BEGIN RAISE NOTICE 'dropped: nobody listens'; END $$")
+        c.onNotice = { received.append($0) }
+        try c.execute("DO $$ BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful'; END $$")
+        try c.reconnect()
+        try c.execute("DO $$ BEGIN RAISE NOTICE 'after reconnect'; END $$")
+        c.onNotice = nil
+        try c.execute("DO $$ BEGIN RAISE NOTICE 'dropped again'; END $$")
+        #expect(received.messages == ["NOTICE:  hello 42", "WARNING:  careful", "NOTICE:  after reconnect"])
+    }
+
     @Test func transactionRollsBackOnThrow() throws {
         let db = try TestDatabase.create(migrated: false)
         defer { db.drop() }
@@ -138,4 +153,12 @@ import Testing
         try victim.reconnect()
         #expect(try victim.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
     }
+}
+
+/// Notices collected from a connection's handler.
+private final class NoticeLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func append(_ message: String) { lock.withLock { stored.append(message) } }
+    var messages: [String] { lock.withLock { stored } }
 }
