@@ -5,7 +5,7 @@ import CertbusServices
 import Foundation
 import Postgres
 
-/// `certbus events list|show|scan|dispatch`: lifecycle events, the expiry scan on demand, and a
+/// `certbus events list|show|scan|dispatch|prune`: lifecycle events, the expiry scan on demand, and a
 /// stand-alone dispatcher (logic in CertbusServices/Events).
 enum EventsCommands {
     static let command = Command(
@@ -16,7 +16,7 @@ enum EventsCommands {
             scheduled job finished). The dispatcher runs the event triggers that apply to each. \
             See docs/events-and-alerts.md.
             """,
-        subcommands: [list, show, scan, dispatch])
+        subcommands: [list, show, scan, dispatch, prune])
 
     static let type = Option<String>(
         "type", valueName: "type", allowed: EventType.allCases.map(\.rawValue), help: "Only events of this type.")
@@ -162,5 +162,59 @@ enum EventsCommands {
         handler.cancel()
         let totals = service.totals
         invocation.print("dispatched \(totals.events) events: \(totals.runs) trigger runs, \(totals.failures) failed")
+    }
+
+    static let olderThan = Option<Int>(
+        "older-than", valueName: "days",
+        help: "Delete events emitted more than this many days ago (default: $CERTBUS_EVENT_RETENTION_DAYS, else 90).")
+    static let dryRun = Flag("dry-run", help: "Only count the events that would be deleted.")
+
+    static let prune = Command(
+        "prune", abstract: "Delete events past their retention now (the scheduler does it hourly).",
+        discussion: """
+            Deletes DISPATCHED events older than --older-than days, 1,000 per transaction, with their finished \
+            trigger runs; notification deliveries keep their rows. PENDING events and events with a trigger run \
+            still RETRYING are kept. The scheduler's event-retention task does the same every hour with \
+            CERTBUS_EVENT_RETENTION_DAYS (default 90; 0 turns the task off). The audit log is not touched.
+            """,
+        options: CommandContext.options + [olderThan, dryRun]
+    ) { invocation in
+        let context = CommandContext(invocation)
+        let days: Int
+        if let asked = invocation[olderThan] {
+            days = asked
+        } else {
+            let policy: EventRetentionPolicy
+            do {
+                policy = try EventRetentionPolicy.from(environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw CommandFailure(String(describing: error))
+            }
+            guard let configured = policy.days else {
+                throw UsageError("\(EventRetentionPolicy.environmentVariable)=0 keeps events forever; give --older-than DAYS to prune anyway")
+            }
+            days = configured
+        }
+        guard (1...36_500).contains(days) else { throw UsageError("--older-than must be between 1 and 36500 days") }
+        let connection = try context.connect()
+        defer { connection.close() }
+        let retention = EventRetention(days: days, maximumBatchesPerRun: Int.max)
+        if invocation[dryRun] {
+            let n = try retention.countPastRetention(on: connection)
+            try context.emit(
+                text: "\(n) events are older than \(days) days and would be deleted",
+                json: ["would_delete": .int(n), "older_than_days": .int(days), "dry_run": .bool(true)])
+            return
+        }
+        var reported = Date()
+        let deleted = try retention.prune(on: connection) { total in
+            if !context.json, Date().timeIntervalSince(reported) >= 1 {
+                FileHandle.standardError.write(Data("deleted \(total) events so far\n".utf8))
+                reported = Date()
+            }
+        }
+        try context.emit(
+            text: "deleted \(deleted) events older than \(days) days",
+            json: ["deleted": .int(deleted), "older_than_days": .int(days), "dry_run": .bool(false)])
     }
 }

@@ -14,9 +14,16 @@ enum ServiceComposition {
         case worker, scheduler, sealer, dispatcher
     }
 
-    /// Every periodic task the scheduler runs (as leader only).
-    static func periodicTasks() -> [any PeriodicTask] {
-        EventTasks.all() + [
+    /// Every periodic task the scheduler runs (as leader only). Event retention follows
+    /// CERTBUS_EVENT_RETENTION_DAYS (default 90, 0 keeps events forever).
+    static func periodicTasks(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [any PeriodicTask] {
+        let retention: EventRetentionPolicy
+        do {
+            retention = try EventRetentionPolicy.from(environment: environment)
+        } catch {
+            throw CommandFailure(String(describing: error))
+        }
+        return EventTasks.all(retention: retention) + [
             ReportedTask(AutomationStatusRevertTask(interval: 300)),
             ReportedTask(AgentOfflineTask(interval: 30, threshold: 300)),
         ] + CertificateServices.periodicTasks().map { ReportedTask($0) }
@@ -40,7 +47,7 @@ enum ServiceComposition {
                 services.append(
                     Scheduler(
                         configuration: try context.configuration(applicationName: "certbus-scheduler"),
-                        tasks: periodicTasks(), log: log))
+                        tasks: try periodicTasks(), log: log))
             case .sealer:
                 services.append(
                     AuditSealerService(

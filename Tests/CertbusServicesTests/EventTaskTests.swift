@@ -39,7 +39,8 @@ import Testing
         #expect(events[1].value(at: ["error"]) == .string("disk on fire"))
         #expect(try c.query("SELECT resource_id FROM certbus.events WHERE event_type = 'SCHEDULED_JOB_FINISHED' ORDER BY id")
             .map { try $0.decode("resource_id", as: String.self) } == ["certificate-expiry", "always-fails"])
-        #expect(EventTasks.all().map(\.name) == ["certificate-expiry", "job-failure-alerts"])
+        #expect(EventTasks.all().map(\.name) == ["certificate-expiry", "job-failure-alerts", "event-retention"])
+        #expect(EventTasks.all(retention: .forever).map(\.name) == ["certificate-expiry", "job-failure-alerts"])
     }
 
     @Test func enqueueJobActionRenewsExpiringCertificatesOnce() throws {

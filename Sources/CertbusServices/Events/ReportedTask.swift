@@ -74,9 +74,16 @@ public struct JobFailureAlertTask: PeriodicTask {
 
 /// The periodic tasks of the events area, each reporting SCHEDULED_JOB_FINISHED, for the `Scheduler`.
 public enum EventTasks {
-    /// The expiry task (hourly) and the job-failure alert task (every minute).
-    public static func all(expiryInterval: Double = 3600, jobAlertInterval: Double = 60) -> [any PeriodicTask] {
-        [ReportedTask(CertificateExpiryTask(interval: expiryInterval)),
-         ReportedTask(JobFailureAlertTask(interval: jobAlertInterval))]
+    /// The expiry task (hourly), the job-failure alert task (every minute) and, unless the policy
+    /// keeps events forever, the event-retention task (hourly).
+    public static func all(
+        expiryInterval: Double = 3600, jobAlertInterval: Double = 60, retention: EventRetentionPolicy = .standard
+    ) -> [any PeriodicTask] {
+        var tasks: [any PeriodicTask] = [
+            ReportedTask(CertificateExpiryTask(interval: expiryInterval)),
+            ReportedTask(JobFailureAlertTask(interval: jobAlertInterval)),
+        ]
+        if let days = retention.days { tasks.append(ReportedTask(EventRetention(days: days))) }
+        return tasks
     }
 }
