@@ -210,10 +210,18 @@ import Testing
             _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "test-ca"), keyEncryptionKey: fixture.kek,
                                                 actor: fixture.actor, on: fixture.connection)
         }
-        #expect(throws: CACreationError.self) {
-            _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "bad name!"), keyEncryptionKey: fixture.kek,
+        let bad = try #require(throws: CACreationError.self) {
+            _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "x'; DROP TABLE certbus.jobs; --"), keyEncryptionKey: fixture.kek,
                                                 actor: fixture.actor, on: fixture.connection)
         }
+        // The message names what the user typed, not the derived root name.
+        #expect(bad.message == "invalid CA name \"x'; DROP TABLE certbus.jobs; --\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        let long = String(repeating: "a", count: 60)
+        let tooLong = try #require(throws: CACreationError.self) {
+            _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: long), keyEncryptionKey: fixture.kek,
+                                                actor: fixture.actor, on: fixture.connection)
+        }
+        #expect(tooLong.message.contains("its root CA would be \"\(long)-root\""))
         #expect(try fixture.count("certificate_authorities") == 2)
         let single = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "solo", withIntermediate: false),
                                                      keyEncryptionKey: fixture.kek, actor: fixture.actor, on: fixture.connection)

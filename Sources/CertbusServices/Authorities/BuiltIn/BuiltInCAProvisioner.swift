@@ -56,10 +56,12 @@ public enum BuiltInCAProvisioner {
         _ spec: BuiltInCASpecification, keyEncryptionKey: KeyEncryptionKey, actor: Actor, on connection: Connection
     ) throws -> [CertificateAuthorityRecord] {
         let rootName = spec.withIntermediate ? spec.name + "-root" : spec.name
-        for name in spec.withIntermediate ? [rootName, spec.name] : [rootName] {
-            guard name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
-                throw CACreationError(message: "invalid CA name \"\(name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
-            }
+        let namePattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+        guard spec.name.range(of: namePattern, options: .regularExpression) != nil else {
+            throw CACreationError(message: "invalid CA name \"\(spec.name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        guard rootName.range(of: namePattern, options: .regularExpression) != nil else {
+            throw CACreationError(message: "CA name \"\(spec.name)\" is too long: its root CA would be \"\(rootName)\", and names have at most 63 characters")
         }
         guard spec.rootValidityDays >= 1, spec.intermediateValidityDays >= 1,
               !spec.withIntermediate || spec.intermediateValidityDays < spec.rootValidityDays else {
