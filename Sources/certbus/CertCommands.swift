@@ -42,7 +42,7 @@ enum CertCommands {
             guard invocation[cnOption] == nil, sans.isEmpty, invocation[keyTypeOption] == nil else {
                 throw UsageError("give either --csr or --cn/--san (with optional --key-type), not both")
             }
-            draft.csrPEM = try readInput(file)
+            draft.csrPEM = try InputFile.text(file, what: "the CSR file")
         } else {
             guard invocation[cnOption] != nil || !sans.isEmpty else { throw UsageError("give --csr FILE, or --cn NAME (and --san NAME ...)") }
             draft.commonName = invocation[cnOption]
@@ -90,13 +90,6 @@ enum CertCommands {
         }
     }
 
-    static func readInput(_ file: String) throws -> String {
-        if file == "-" {
-            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        }
-        guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
-        return String(decoding: data, as: UTF8.self)
-    }
 
     // MARK: list
 

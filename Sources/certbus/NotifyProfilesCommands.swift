@@ -57,8 +57,7 @@ enum NotifyProfilesCommands {
         if invocation.isGiven(secretFile), invocation.isGiven(secretEnv) { throw UsageError("give --secret-file or --secret-env, not both") }
         var secret: String?
         if let file = invocation[secretFile] {
-            guard let data = FileManager.default.contents(atPath: file) else { throw UsageError("cannot read the secret file \(file)") }
-            secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            secret = try InputFile.text(file, what: "the secret file", limit: 64 * 1024).trimmingCharacters(in: .whitespacesAndNewlines)
         } else if let variable = invocation[secretEnv] {
             guard let value = invocation.environment[variable], !value.isEmpty else { throw UsageError("environment variable \(variable) is not set") }
             secret = value
