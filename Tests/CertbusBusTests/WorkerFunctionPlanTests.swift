@@ -77,4 +77,36 @@ import Testing
         #expect(try c.value("SELECT count(*)::int AS v FROM certbus.job_attempts WHERE outcome = 'RETRY'", as: Int.self) == 700)
         #expect(try c.value("SELECT count(*)::int AS v FROM certbus.job_attempts WHERE outcome = 'SUCCESS'", as: Int.self) == 700)
     }
+
+    @Test func claimReadsTheQueueInOrderEvenBeforeTheFirstAnalyze() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let c = try db.connect()
+        try c.execute("SET certbus.defer_job_notify = on")
+        // A table never analyzed: the planner believes almost nothing is queued.
+        try c.execute("INSERT INTO certbus.jobs (kind, max_attempts, priority) SELECT 'NOOP', 3, 100 - (g % 3) FROM generate_series(1, 4000) g")
+        try c.execute("LOAD 'auto_explain'")
+        try c.execute("SET auto_explain.log_min_duration = 0")
+        try c.execute("SET auto_explain.log_nested_statements = on")
+        try c.execute("SET auto_explain.log_level = notice")
+        let notices = Locked<[String]>([])
+        c.onNotice = { message in notices.withLock { $0.append(message) } }
+        var claimed: [ClaimedJob] = []
+        for _ in 0..<3 {
+            claimed += try JobQueue.claim(on: c, workerId: "plan-test", limit: 8, queues: ["default"], kinds: [.noop], leaseSeconds: 60)
+        }
+        c.onNotice = nil
+        let plans = notices.current.filter { $0.contains("Update on jobs") }
+        #expect(plans.count == 3)
+        for plan in plans {
+            #expect(plan.contains("Index Scan using jobs_claimable"), "the claim does not read the queue in order:\n\(plan)")
+            #expect(!plan.contains("Bitmap"), "the claim uses a bitmap scan:\n\(plan)")
+            #expect(!plan.contains("Sort"), "the claim sorts the queue:\n\(plan)")
+        }
+        // And it took the most urgent jobs, in order: priority 98 first (ids 2, 5, 8, ...).
+        #expect(claimed.count == 24)
+        #expect(claimed.allSatisfy { $0.job.priority == 98 })
+        let expected: [Int64] = (0..<24).map { (i: Int) -> Int64 in Int64(2 + 3 * i) }
+        #expect(claimed.map(\.job.id) == expected)
+    }
 }
