@@ -17,6 +17,10 @@ public struct CommandResult: Sendable {
         self.error = error
     }
 
+    /// Standard output followed by standard error, for messages and checks that do not care
+    /// which of the two a line went to.
+    public var combined: String { output + error }
+
     /// The standard output parsed as JSON (`JSONSerialization`); throws when it is not JSON.
     public func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(output.utf8)) }
 }
