@@ -13,7 +13,7 @@ import Glibc
         let pki = try ValidationPKI()
         let leaf = try pki.leaf(["svc.example.test"])
         let server = try ValidationTLSServer(certificate: leaf.certificate, key: leaf.key, chain: pki.servedChain)
-        let closed = try unusedLoopbackPort()
+        let closed = try LoopbackPort.unused()
         let db = try TestDatabase.create()
         defer { db.drop() }
         let pool = db.pool()

@@ -1,3 +1,4 @@
+import CertbusTesting
 import Foundation
 
 @testable import CertbusHTTP
@@ -26,8 +27,8 @@ final class PebbleProcess: @unchecked Sendable {
     /// Writes a config into `pki.directory` and starts pebble with no validation sleeps and no
     /// nonce rejection. `httpPort` is where its http-01 validator connects.
     init(pki: TestCertificates, httpPort: Int = 5002) throws {
-        port = try closedLoopbackPort()
-        managementPort = try closedLoopbackPort()
+        port = try LoopbackPort.unused()
+        managementPort = try LoopbackPort.unused()
         let config = pki.directory.appendingPathComponent("pebble-config.json")
         let json = """
             {"pebble": {
