@@ -10,13 +10,6 @@ public struct CommandResult: Sendable {
     /// Everything written to standard error, decoded as UTF-8.
     public var error: String
 
-    /// A result with these parts.
-    public init(status: Int32, output: String, error: String) {
-        self.status = status
-        self.output = output
-        self.error = error
-    }
-
     /// Standard output followed by standard error, for messages and checks that do not care
     /// which of the two a line went to.
     public var combined: String { output + error }
