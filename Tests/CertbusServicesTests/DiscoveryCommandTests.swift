@@ -3,10 +3,6 @@ import CertbusTesting
 import Foundation
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// `certbus discovery run|list|show` end to end, with a test worker running the DISCOVERY job.
 @Suite struct DiscoveryCommandTests {
     @Test func runWaitListAndShow() throws {
