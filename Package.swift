@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "CertbusTesting"]),
         .testTarget(name: "EmbeddedPostgresTests", dependencies: ["EmbeddedPostgres"]),
         .testTarget(name: "PKITests", dependencies: ["PKI"]),
-        .testTarget(name: "CertbusHTTPTests", dependencies: ["CertbusHTTP", "PKI"]),
+        .testTarget(name: "CertbusHTTPTests", dependencies: ["CertbusHTTP", "PKI", "CertbusTesting"]),
         .testTarget(name: "CertbusCoreTests", dependencies: ["CertbusCore"]),
         .testTarget(name: "CertbusArgumentsTests", dependencies: ["CertbusArguments"]),
         .testTarget(name: "CertbusDatabaseTests", dependencies: ["CertbusDatabase", "CertbusTesting"]),

@@ -1,4 +1,5 @@
 import Dispatch
+import CertbusTesting
 import Foundation
 import Testing
 
@@ -138,7 +139,7 @@ import Testing
     }
 
     @Test func closedPortIsConnectionRefused() async throws {
-        let port = try closedLoopbackPort()
+        let port = try LoopbackPort.unused()
         let url = URL(string: "http://user:secret@127.0.0.1:\(port)/path?token=abc")!
         do {
             _ = try await client.get(url)

@@ -1,3 +1,4 @@
+import CertbusTesting
 import Foundation
 import Testing
 
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func succeedsWithTheRightCAByNameAndByIP() async throws {
-        let server = try TLSTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
+        let server = try OpenSSLTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
         let trusting = client(.caBundle(path: pki.caCertificate))
         for host in ["localhost", "127.0.0.1"] {
             let response = try await trusting.get(URL(string: "https://\(host):\(server.port)/")!)
@@ -35,26 +36,26 @@ import Testing
     }
 
     @Test func trustCanBeGivenAsPEMText() async throws {
-        let server = try TLSTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
+        let server = try OpenSSLTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
         let pem = try String(contentsOfFile: pki.caCertificate, encoding: .utf8)
         let response = try await client(.certificates(pem: pem)).get(URL(string: "https://localhost:\(server.port)/")!)
         #expect(response.status == 200)
     }
 
     @Test func failsWithAnUnrelatedCA() async throws {
-        let server = try TLSTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
+        let server = try OpenSSLTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
         let reason = await tlsFailure(client(.caBundle(path: pki.otherCACertificate)), "https://localhost:\(server.port)/")
         #expect(reason == "certificate verify failed: unable to get local issuer certificate")
     }
 
     @Test func failsWithTheSystemStoreForAPrivateCA() async throws {
-        let server = try TLSTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
+        let server = try OpenSSLTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
         let reason = await tlsFailure(client(.systemDefault), "https://localhost:\(server.port)/")
         #expect(reason?.hasPrefix("certificate verify failed: ") == true)
     }
 
     @Test func failsWhenTheCertificateIsForAnotherName() async throws {
-        let server = try TLSTestServer(certificate: pki.otherNameCertificate, key: pki.otherNameKey)
+        let server = try OpenSSLTestServer(certificate: pki.otherNameCertificate, key: pki.otherNameKey)
         let trusting = client(.caBundle(path: pki.caCertificate))
         #expect(await tlsFailure(trusting, "https://localhost:\(server.port)/")
             == "certificate is not valid for localhost (host name mismatch)")
@@ -63,7 +64,7 @@ import Testing
     }
 
     @Test func plainHTTPToATLSPortIsNotASuccess() async throws {
-        let server = try TLSTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
+        let server = try OpenSSLTestServer(certificate: pki.localhostCertificate, key: pki.localhostKey)
         let kind = await httpErrorKind {
             try await client(.systemDefault).get(URL(string: "http://127.0.0.1:\(server.port)/")!)
         }

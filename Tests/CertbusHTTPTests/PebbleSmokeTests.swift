@@ -1,15 +1,15 @@
+import CertbusTesting
 import Foundation
 import Testing
 
 import CertbusHTTP
 
 /// The client against Debian's pebble ACME test server (skipped when pebble is not installed).
-@Suite(.enabled(if: PebbleProcess.isInstalled, "needs /usr/bin/pebble (apt-get install pebble)"))
+@Suite(.enabled(if: PebbleServer.isInstalled, "needs /usr/bin/pebble (apt-get install pebble)"))
 struct PebbleSmokeTests {
     @Test func fetchesTheDirectoryAndANonceOverTLSWithTheTestCA() async throws {
-        let pki = try TestCertificates()
-        let pebble = try PebbleProcess(pki: pki)
-        let client = HTTPClient(configuration: .init(trust: .caBundle(path: pki.caCertificate)))
+        let pebble = try PebbleServer(httpPort: try LoopbackPort.unused())
+        let client = HTTPClient(configuration: .init(trust: .caBundle(path: pebble.caCertificate)))
 
         let directory = try await client.get(URL(string: "https://localhost:\(pebble.port)/dir")!)
         #expect(directory.status == 200)

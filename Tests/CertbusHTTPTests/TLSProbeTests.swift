@@ -1,3 +1,4 @@
+import CertbusTesting
 import Foundation
 import PKI
 import Testing
@@ -13,7 +14,7 @@ import Glibc
 @Suite struct TLSProbeTests {
     @Test func returnsTheServedChainProtocolAndCipher() throws {
         let certificates = try TestCertificates()
-        let server = try ProbeTestServer(arguments: [
+        let server = try OpenSSLTestServer(arguments: [
             "-cert", certificates.localhostCertificate, "-key", certificates.localhostKey,
             "-cert_chain", certificates.caCertificate,
         ])
@@ -33,7 +34,7 @@ import Glibc
     /// The probe trusts nothing: a certificate from an unknown CA for another name is still returned.
     @Test func sendsSNIAndTrustsNothing() throws {
         let certificates = try TestCertificates()
-        let server = try ProbeTestServer(arguments: [
+        let server = try OpenSSLTestServer(arguments: [
             "-cert", certificates.localhostCertificate, "-key", certificates.localhostKey,
             "-servername", "other.test", "-cert2", certificates.otherNameCertificate, "-key2", certificates.otherNameKey,
         ])
@@ -51,7 +52,7 @@ import Glibc
     }
 
     @Test func refusedConnectionIsNamed() throws {
-        let port = try closedLoopbackPort()
+        let port = try LoopbackPort.unused()
         let error = try #require(throws: TLSProbeError.self) { try TLSProbe.probe(host: "127.0.0.1", port: port, timeout: 5) }
         #expect(error.kind == .refused)
         #expect(error.kind.isUnreachable)
@@ -103,47 +104,6 @@ import Glibc
             try TLSProbe.probe(host: "no-such-host.invalid", port: 443, timeout: 5)
         }
         #expect(unknown.kind == .nameResolution)
-    }
-}
-
-/// `openssl s_server` on 127.0.0.1 with the given certificate arguments, killed at deinit.
-final class ProbeTestServer: @unchecked Sendable {
-    private let process = Process()
-    let port: Int
-
-    init(arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-www"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = Pipe()
-        try process.run()
-        var seen = Data()
-        var found: Int?
-        let handle = output.fileHandleForReading
-        while found == nil {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-            let text = String(decoding: seen, as: UTF8.self)
-            if let range = text.range(of: "ACCEPT 127.0.0.1:") {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if text[range.upperBound...].dropFirst(digits.count).first?.isNewline == true { found = Int(digits) }
-            }
-        }
-        guard let found else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            throw TLSTestServer.StartFailure(output: String(decoding: seen, as: UTF8.self))
-        }
-        port = found
-        handle.readabilityHandler = { handle in _ = handle.availableData }
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
     }
 }
 

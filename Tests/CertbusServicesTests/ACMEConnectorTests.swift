@@ -121,7 +121,7 @@ import Testing
         let fixture = try ACMEConnectorFixture()
         let connector = try fixture.registry.connector(for: fixture.authority)
 
-        let blocked = try ACMEConnectorFixture.request(for: ["shop.\(PebbleProcess.blockedDomain)"])
+        let blocked = try ACMEConnectorFixture.request(for: ["shop.\(PebbleServer.blockedDomain)"])
         let rejected = await #expect(throws: CAConnectorError.self) {
             try await onWorkerThread { try connector.issue(blocked, context: fixture.context()) }
         }

@@ -1,5 +1,6 @@
 import CertbusCore
 import CertbusHTTP
+import CertbusTesting
 import Foundation
 import PKI
 import Testing
@@ -40,7 +41,7 @@ import Testing
     @Test func aBlockedNameGivesRejectedIdentifier() async throws {
         let fixture = try ACMETestFixture()
         let client = try fixture.client()
-        let name = "shop.\(PebbleProcess.blockedDomain)"
+        let name = "shop.\(PebbleServer.blockedDomain)"
         let (csr, _) = try ACMETestFixture.csr(for: [name])
         let progress = ProgressRecorder()
 
@@ -133,7 +134,7 @@ import Testing
         let fixture = try ACMETestFixture()
         let configuration = try ACMEClientConfiguration(
             directoryURL: fixture.pebble.managementURL("roots/0").absoluteString,
-            trust: .caBundle(path: fixture.pebble.tls.caCertificate))
+            trust: .caBundle(path: fixture.pebble.caCertificate))
         let client = try ACMEClient(configuration: configuration, accountKey: PrivateKey.generate(.ecdsaP256))
 
         let error = await #expect(throws: ACMEError.self) { try await client.directory() }
@@ -147,7 +148,7 @@ import Testing
         let missing = try ACMEClient(
             configuration: ACMEClientConfiguration(
                 directoryURL: "https://localhost:\(fixture.pebble.port)/no-such-directory",
-                trust: .caBundle(path: fixture.pebble.tls.caCertificate)),
+                trust: .caBundle(path: fixture.pebble.caCertificate)),
             accountKey: PrivateKey.generate(.ecdsaP256))
         let notFound = await #expect(throws: ACMEError.self) { try await missing.directory() }
         guard case .badResponse(let text) = notFound?.kind else {

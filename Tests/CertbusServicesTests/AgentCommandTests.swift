@@ -22,14 +22,14 @@ import Testing
         let pki = try ValidationPKI()
         let caId = try pki.insertCA(on: c)
 
-        let registered = try EndpointCLI.run(["agent", "register", "edge", "--login-role", role.name, "--json"], database: db)
+        let registered = try CertbusCommand.run(["agent", "register", "edge", "--login-role", role.name, "--json"], database: db)
         #expect(registered.status == 0, "\(registered.error)")
         #expect((try registered.json() as? [String: Any])?["login_role"] as? String == role.name)
-        let added = try EndpointCLI.run(
+        let added = try CertbusCommand.run(
             ["endpoint", "add", "web", "--kind", "agent", "--host", "127.0.0.1", "--port", "1", "--server-name", "localhost", "--agent", "edge"],
             database: db)
         #expect(added.status == 0, "\(added.error)")
-        let install = try EndpointCLI.run(["endpoint", "install", "web", "--profile", "web", "--san", "localhost", "--san", "127.0.0.1"], database: db)
+        let install = try CertbusCommand.run(["endpoint", "install", "web", "--profile", "web", "--san", "localhost", "--san", "127.0.0.1"], database: db)
         #expect(install.status == 0, "\(install.error)")
         #expect(install.output.hasPrefix("queued INSTALL_CERT job "))
 
@@ -37,7 +37,7 @@ import Testing
         let asAgent = db.connectionString + " user=\(role.name)"
         let agentArguments = ["agent", "--name", "edge", "--directory", scratch.path("agent"), "--issuance-wait", "1s", "--once",
                               "--post-install", "touch \"$CERTBUS_CERT_FILE.reloaded\""]
-        let first = try EndpointCLI.run(agentArguments, connectionString: asAgent)
+        let first = try CertbusCommand.run(agentArguments, databaseURL: asAgent)
         #expect(first.status == 0, "\(first.error)")
         #expect(first.output.contains("WAIT -> QUEUED"), "\(first.output)")
 
@@ -50,7 +50,7 @@ import Testing
             "UPDATE certbus.jobs SET status = 'SUCCESS', completed_at = now(), issued_certificate_id = $2 WHERE id = $1",
             [try issue.decode("id", as: Int64.self), issuedId])
         try c.execute("UPDATE certbus.jobs SET run_at = now() WHERE kind = 'INSTALL_CERT'")
-        let second = try EndpointCLI.run(agentArguments, connectionString: asAgent)
+        let second = try CertbusCommand.run(agentArguments, databaseURL: asAgent)
         #expect(second.status == 0, "\(second.error)")
         #expect(second.output.contains("INSTALLED -> SUCCESS"), "\(second.output)")
         let files = CertificateFiles(directory: scratch.path("agent/web"))
@@ -64,14 +64,14 @@ import Testing
         #expect(try TestWorker.runNext(ValidateDeploymentHandler(), pool: pool) != nil)
         #expect(try EndpointStore.find("web", on: c).automationStatus == .automationSuccessful)
         // ...then an operator's check waits for the worker.
-        let validating = try EndpointCLI.start(["endpoint", "validate", "web", "--wait", "--timeout", "30s"], database: db)
+        let validating = try CertbusCommand(["endpoint", "validate", "web", "--wait", "--timeout", "30s"], database: db)
         #expect(try TestWorker.runNext(ValidateDeploymentHandler(), pool: pool) != nil)
         let validated = validating.finish()
         #expect(validated.status == 0, "\(validated.error)")
         #expect(validated.output.contains("web: validation passed"))
         #expect(validated.output.contains("automation status: Automation successful"))
 
-        let agents = try EndpointCLI.run(["agent", "list", "--json"], database: db)
+        let agents = try CertbusCommand.run(["agent", "list", "--json"], database: db)
         let list = try #require(try agents.json() as? [[String: Any]])
         #expect(list.first?["status"] as? String == "ONLINE")
     }
@@ -81,8 +81,8 @@ import Testing
         defer { role.drop() }
         let db = try TestDatabase.create()
         defer { db.drop() }
-        _ = try EndpointCLI.run(["endpoint", "add", "web", "--kind", "agent", "--host", "web.test", "--agent", "edge"], database: db)
-        _ = try EndpointCLI.run(["endpoint", "add", "lb", "--kind", "sensor", "--host", "lb.test"], database: db)
+        _ = try CertbusCommand.run(["endpoint", "add", "web", "--kind", "agent", "--host", "web.test", "--agent", "edge"], database: db)
+        _ = try CertbusCommand.run(["endpoint", "add", "lb", "--kind", "sensor", "--host", "lb.test"], database: db)
         let cases: [([String], Int32, String)] = [
             (["agent", "--once"], 2, "--name is required"),
             (["agent", "register", "x", "--login-role", "no_such_role_here"], 1, "no PostgreSQL role no_such_role_here"),
@@ -96,12 +96,12 @@ import Testing
             (["endpoint", "validate", "nope"], 1, "no endpoint named \"nope\""),
         ]
         for (arguments, status, text) in cases {
-            let result = try EndpointCLI.run(arguments, database: db)
+            let result = try CertbusCommand.run(arguments, database: db)
             #expect(result.status == status, "\(arguments): \(result.error)")
             #expect(result.error.contains(text), "\(arguments): \(result.error)")
         }
         // A role that is not edge's may not run as edge.
-        let stranger = try EndpointCLI.run(["agent", "--name", "edge", "--once"], connectionString: db.connectionString + " user=\(role.name)")
+        let stranger = try CertbusCommand.run(["agent", "--name", "edge", "--once"], databaseURL: db.connectionString + " user=\(role.name)")
         #expect(stranger.status == 1)
         #expect(stranger.error.contains("may not act for agent edge"))
         let c = try db.connect()

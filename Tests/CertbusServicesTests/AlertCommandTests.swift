@@ -5,53 +5,9 @@ import Testing
 
 /// `certbus alerts|events|triggers|notify-profiles ...` end to end (run `swift build` first).
 @Suite struct AlertCommandTests {
-    struct Output {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
-    /// Starts the built executable against the test database; `finish()` waits and collects its output.
-    final class Run: @unchecked Sendable {
-        let process = Process()
-        let out = Pipe()
-        let err = Pipe()
-        private let lock = NSLock()
-        private var errData = Data()
-        private var errDone = false
-
-        init(_ arguments: [String], database: TestDatabase, environment: [String: String] = [:]) throws {
-            process.executableURL = TestCluster.certbusExecutable
-            process.arguments = arguments + ["--database-url", database.connectionString]
-            var env = ProcessInfo.processInfo.environment
-            env["CERTBUS_USER"] = "cli-tester"
-            for (key, value) in environment { env[key] = value }
-            process.environment = env
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let handle = err.fileHandleForReading
-            Thread { [self] in
-                let data = handle.readDataToEndOfFile()
-                lock.withLock {
-                    errData = data
-                    errDone = true
-                }
-            }.start()
-        }
-
-        func finish() -> Output {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            while !lock.withLock({ errDone }) { usleep(1000) }
-            return Output(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self),
-                          error: lock.withLock { String(decoding: errData, as: UTF8.self) })
-        }
-    }
-
-    func certbus(_ arguments: [String], _ db: TestDatabase, environment: [String: String] = [:]) throws -> Output {
-        try Run(arguments, database: db, environment: environment).finish()
+    /// Runs `certbus arguments…` against `db` (see `CertbusCommand`).
+    func certbus(_ arguments: [String], _ db: TestDatabase, environment: [String: String] = [:]) throws -> CommandResult {
+        try CertbusCommand.run(arguments, database: db, environment: environment)
     }
 
     @Test func profilesTriggersAndBadInput() throws {
@@ -119,7 +75,7 @@ import Testing
         #expect(try certbus(["alerts", "list", "--unread"], db).output == "no alerts match\n")
 
         // The live view: started, it receives an alert raised afterwards without any polling of ours.
-        let watch = try Run(["alerts", "watch", "--severity", "ERROR", "--for", "6s", "--json"], database: db)
+        let watch = try CertbusCommand(["alerts", "watch", "--severity", "ERROR", "--for", "6s", "--json"], database: db)
         let deadline = Date().addingTimeInterval(20)
         var ready = false
         while !ready, Date() < deadline {

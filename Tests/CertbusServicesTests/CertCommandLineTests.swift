@@ -5,12 +5,6 @@ import Testing
 
 /// The certificate commands end to end, through the built `certbus` executable.
 @Suite(.serialized) struct CertCommandLineTests {
-    struct Run {
-        let status: Int32
-        let output: String
-        let error: String
-    }
-
     final class Environment {
         let db: TestDatabase
         let scratch: CertScratch
@@ -21,35 +15,17 @@ import Testing
             scratch = try CertScratch()
             let kek = try scratch.write(try SecretBox.Key.generate().base64, to: "kek")
             chmod(kek, 0o600)
-            var variables = ProcessInfo.processInfo.environment
-            variables["CERTBUS_KEK_FILE"] = kek
-            variables["CERTBUS_HOME"] = scratch.path("home")
-            variables["CERTBUS_DATABASE_URL"] = db.connectionString
-            variables["CERTBUS_USER"] = "operator"
-            self.variables = variables
+            variables = [
+                "CERTBUS_KEK_FILE": kek, "CERTBUS_HOME": scratch.path("home"),
+                "CERTBUS_DATABASE_URL": db.connectionString, "CERTBUS_USER": "operator",
+            ]
         }
 
         deinit { db.drop() }
 
-        func run(_ arguments: [String], timeout: Double = 120) throws -> Run {
-            let process = Process()
-            process.executableURL = TestCluster.certbusExecutable
-            process.arguments = arguments
-            process.environment = variables
-            let id = UUID().uuidString
-            let out = try scratch.write("", to: "out-\(id)")
-            let err = try scratch.write("", to: "err-\(id)")
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-            return Run(status: process.terminationStatus, output: try scratch.read("out-\(id)"), error: try scratch.read("err-\(id)"))
+        /// Runs `certbus arguments…` with this environment's variables added to ours.
+        func run(_ arguments: [String], timeout: Double = 120) throws -> CommandResult {
+            try CertbusCommand.run(arguments, environment: variables, timeout: timeout)
         }
     }
 

@@ -30,32 +30,12 @@ final class CertScratch: @unchecked Sendable {
     }
 }
 
-/// The `openssl` command-line tool: an independent check of what certbus produces.
+/// The `openssl` command-line tool in a scratch folder: an independent check of what certbus produces.
 enum CertOpenSSL {
-    struct Result {
-        let status: Int32
-        let output: String
-        let errorOutput: String
-        var combined: String { output + errorOutput }
-    }
-
+    /// Runs openssl in `directory` with `input` on standard input; the result whatever its status.
     @discardableResult
-    static func run(_ arguments: [String], input: String = "", in directory: CertScratch) throws -> Result {
-        let id = UUID().uuidString
-        let inPath = try directory.write(input, to: "in-\(id)")
-        let outPath = try directory.write("", to: "out-\(id)")
-        let errPath = try directory.write("", to: "err-\(id)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = directory.url
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: try directory.read("out-\(id)"),
-                      errorOutput: try directory.read("err-\(id)"))
+    static func run(_ arguments: [String], input: String = "", in directory: CertScratch) throws -> CommandResult {
+        try OpenSSLCommand.capture(arguments, input: input, in: directory.url)
     }
 }
 

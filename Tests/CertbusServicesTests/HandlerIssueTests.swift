@@ -1,5 +1,6 @@
 import CertbusBus
 import CertbusCore
+import CertbusTesting
 import Foundation
 import PKI
 import Postgres
@@ -246,19 +247,7 @@ final class OpenSSLServer {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(10)
-        while !Self.accepting(port), process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-    }
-
-    static func accepting(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        while !LoopbackPort.accepts(port), process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
     }
 
     func stop() {

@@ -1,11 +1,8 @@
 import CertbusServices
+import CertbusTesting
 import Foundation
 import PKI
 import Postgres
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A root and an intermediate CA made with the PKI module, issuing TLS server leaves.
 struct ValidationPKI {
@@ -69,73 +66,14 @@ final class ScratchFolder: @unchecked Sendable {
 
 /// `openssl s_server` on 127.0.0.1 serving a leaf and chain; killed at deinit.
 final class ValidationTLSServer: @unchecked Sendable {
-    struct StartFailure: Error, CustomStringConvertible {
-        let output: String
-        var description: String { "openssl s_server did not start: \(output)" }
-    }
-
-    private let process = Process()
+    private let server: OpenSSLTestServer
     private let scratch: ScratchFolder
-    let port: Int
+    var port: Int { server.port }
 
     init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
         scratch = try ScratchFolder()
-        let certificatePath = try scratch.write(certificate.pem, to: "leaf.pem")
-        let keyPath = try scratch.write(try key.pkcs8PEM(), to: "leaf.key")
-        var arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificatePath, "-key", keyPath, "-www"]
-        if !chain.isEmpty {
-            arguments += ["-cert_chain", try scratch.write(chain.map(\.pem).joined(), to: "chain.pem")]
-        }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = Pipe()
-        try process.run()
-        var seen = Data()
-        var found: Int?
-        let handle = output.fileHandleForReading
-        while found == nil {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-            let text = String(decoding: seen, as: UTF8.self)
-            if let range = text.range(of: "ACCEPT 127.0.0.1:") {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if text[range.upperBound...].dropFirst(digits.count).first?.isNewline == true { found = Int(digits) }
-            }
-        }
-        guard let found else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            throw StartFailure(output: String(decoding: seen, as: UTF8.self))
-        }
-        port = found
-        handle.readabilityHandler = { handle in _ = handle.availableData }
+        server = try OpenSSLTestServer(
+            certificate: try scratch.write(certificate.pem, to: "leaf.pem"), key: try scratch.write(try key.pkcs8PEM(), to: "leaf.key"),
+            chain: chain.isEmpty ? nil : try scratch.write(chain.map(\.pem).joined(), to: "chain.pem"))
     }
-
-    deinit {
-        // SIGKILL: processes started from test threads may inherit a mask that blocks SIGTERM.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-}
-
-/// A loopback port nothing listens on (bound, read back, closed).
-func unusedLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

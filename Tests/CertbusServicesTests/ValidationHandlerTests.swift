@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func unreachableSensorRetriesThenBecomesIPUnreachable() throws {
-        let port = try unusedLoopbackPort()
+        let port = try LoopbackPort.unused()
         let setup = try Setup(port: port, kind: .sensor)
         defer { setup.close() }
         // Not the last attempt: retry later, nothing recorded.

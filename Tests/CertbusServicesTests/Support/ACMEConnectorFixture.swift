@@ -11,7 +11,7 @@ import Postgres
 final class ACMEConnectorFixture: @unchecked Sendable {
     let db: TestDatabase
     let pool: ConnectionPool
-    let pebble: PebbleProcess
+    let pebble: PebbleServer
     let kek: KeyEncryptionKey
     let registry: CertificateAuthorityRegistry
     let authority: CertificateAuthorityRecord
@@ -20,8 +20,8 @@ final class ACMEConnectorFixture: @unchecked Sendable {
     init(name: String = "pebble", function: String = #function) throws {
         db = try TestDatabase.create(function: function)
         pool = db.pool()
-        let httpPort = try PebbleProcessSupport.freeLoopbackPort()
-        pebble = try PebbleProcess(httpPort: httpPort)
+        let httpPort = try LoopbackPort.unused()
+        pebble = try PebbleServer(httpPort: httpPort)
         kek = KeyEncryptionKey(key: try SecretBox.Key.generate())
         home = FileManager.default.temporaryDirectory.appendingPathComponent("certbus-acme-home-\(UUID().uuidString)")
         registry = CertificateAuthorityRegistry.standard(
@@ -29,7 +29,7 @@ final class ACMEConnectorFixture: @unchecked Sendable {
             adding: [ACMEConnectorFactory(polling: ACMETestFixture.polling)])
         let settings = ACMESettings(
             directoryURL: pebble.directoryURL, contact: ["ops@certbus.test"], http01Address: "127.0.0.1:\(httpPort)",
-            trustedCAFile: pebble.tls.caCertificate)
+            trustedCAFile: pebble.caCertificate)
         let kek = kek
         authority = try pool.withConnection { c in
             try ACMECAProvisioner.create(

@@ -1,5 +1,6 @@
 import CertbusCore
 import CertbusHTTP
+import CertbusTesting
 import Foundation
 import PKI
 
@@ -9,7 +10,7 @@ import PKI
 /// against, and helpers to make clients, CSRs and check chains.
 final class ACMETestFixture: @unchecked Sendable {
     let responder: ACMEHTTP01Responder
-    let pebble: PebbleProcess
+    let pebble: PebbleServer
     let dns: PebbleChallengeTestServer?
 
     /// Starts the responder (unless `responderRunning` is false: then pebble validates against a
@@ -21,10 +22,10 @@ final class ACMETestFixture: @unchecked Sendable {
             try responder.start()
             httpPort = responder.port!
         } else {
-            httpPort = try PebbleProcessSupport.freeLoopbackPort()
+            httpPort = try LoopbackPort.unused()
         }
         dns = withDNS ? try PebbleChallengeTestServer() : nil
-        pebble = try PebbleProcess(httpPort: httpPort, nonceRejectPercent: nonceRejectPercent, dnsServer: dns?.address)
+        pebble = try PebbleServer(httpPort: httpPort, nonceRejectPercent: nonceRejectPercent, dnsServer: dns?.address)
     }
 
     deinit { responder.stop() }
@@ -37,7 +38,7 @@ final class ACMETestFixture: @unchecked Sendable {
     /// A client for pebble trusting the test CA, with a fresh (or the given) account key.
     func client(key: PrivateKey? = nil, contact: [String] = ["ops@certbus.test"]) throws -> ACMEClient {
         let configuration = try ACMEClientConfiguration(
-            directoryURL: pebble.directoryURL, contact: contact, trust: .caBundle(path: pebble.tls.caCertificate),
+            directoryURL: pebble.directoryURL, contact: contact, trust: .caBundle(path: pebble.caCertificate),
             polling: Self.polling)
         return try ACMEClient(configuration: configuration, accountKey: key ?? PrivateKey.generate(.ecdsaP256))
     }
@@ -53,10 +54,10 @@ final class ACMETestFixture: @unchecked Sendable {
 
     /// pebble's issuing root (PEM), from its management interface.
     func rootPEM() async throws -> String {
-        let http = HTTPClient(configuration: .init(trust: .caBundle(path: pebble.tls.caCertificate)))
+        let http = HTTPClient(configuration: .init(trust: .caBundle(path: pebble.caCertificate)))
         let response = try await http.get(pebble.managementURL("roots/0"))
         guard response.status == 200, let text = response.bodyText else {
-            throw PebbleProcessSupport.StartFailure(description: "pebble root: HTTP \(response.status)")
+            throw TestServerFailure("pebble root: HTTP \(response.status)")
         }
         return text
     }
@@ -65,12 +66,12 @@ final class ACMETestFixture: @unchecked Sendable {
     /// the rest of the chain as untrusted intermediates; returns openssl's output.
     func verifyWithOpenSSL(_ issued: ACMEIssuedCertificate) async throws -> String {
         let id = UUID().uuidString
-        let root = try pebble.tls.write(try await rootPEM(), to: "root-\(id).pem")
-        let leaf = try pebble.tls.write(issued.leaf.pem, to: "leaf-\(id).pem")
+        let root = try pebble.pki.write(try await rootPEM(), to: "root-\(id).pem")
+        let leaf = try pebble.pki.write(issued.leaf.pem, to: "leaf-\(id).pem")
         let rest = issued.chain.dropFirst().map(\.pem).joined()
         var arguments = ["verify", "-CAfile", root]
-        if !rest.isEmpty { arguments += ["-untrusted", try pebble.tls.write(rest, to: "intermediates-\(id).pem")] }
-        return try PebbleTLSFiles.openssl(arguments + [leaf])
+        if !rest.isEmpty { arguments += ["-untrusted", try pebble.pki.write(rest, to: "intermediates-\(id).pem")] }
+        return try OpenSSLCommand.run(arguments + [leaf])
     }
 }
 
