@@ -52,7 +52,9 @@ import Glibc
     }
 
     @Test func refusedConnectionIsNamed() throws {
-        let port = try LoopbackPort.unused()
+        let refusing = try LoopbackPort.refusing()
+        defer { refusing.release() }
+        let port = refusing.port
         let error = try #require(throws: TLSProbeError.self) { try TLSProbe.probe(host: "127.0.0.1", port: port, timeout: 5) }
         #expect(error.kind == .refused)
         #expect(error.kind.isUnreachable)

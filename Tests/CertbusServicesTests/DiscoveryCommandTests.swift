@@ -9,7 +9,9 @@ import Testing
         let pki = try ValidationPKI()
         let leaf = try pki.leaf(["svc.example.test"])
         let server = try ValidationTLSServer(certificate: leaf.certificate, key: leaf.key, chain: pki.servedChain)
-        let closed = try LoopbackPort.unused()
+        let refusing = try LoopbackPort.refusing()
+        defer { refusing.release() }
+        let closed = refusing.port
         let db = try TestDatabase.create()
         defer { db.drop() }
         let pool = db.pool()

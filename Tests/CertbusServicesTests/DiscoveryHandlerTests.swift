@@ -26,7 +26,9 @@ import Testing
         let b = try pki.leaf(["b.example.test"])
         let serverA = try ValidationTLSServer(certificate: a.certificate, key: a.key, chain: pki.servedChain)
         let serverB = try ValidationTLSServer(certificate: b.certificate, key: b.key, chain: [])
-        let closed = try LoopbackPort.unused()
+        let refusing = try LoopbackPort.refusing()
+        defer { refusing.release() }
+        let closed = refusing.port
         let db = try TestDatabase.create()
         defer { db.drop() }
         let pool = db.pool()

@@ -175,7 +175,9 @@ import Testing
     }
 
     @Test func unreachableSensorRetriesThenBecomesIPUnreachable() throws {
-        let port = try LoopbackPort.unused()
+        let refusing = try LoopbackPort.refusing()
+        defer { refusing.release() }
+        let port = refusing.port
         let setup = try Setup(port: port, kind: .sensor)
         defer { setup.close() }
         // Not the last attempt: retry later, nothing recorded.

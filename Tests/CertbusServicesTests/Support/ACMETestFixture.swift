@@ -12,6 +12,8 @@ final class ACMETestFixture: @unchecked Sendable {
     let responder: ACMEHTTP01Responder
     let pebble: PebbleServer
     let dns: PebbleChallengeTestServer?
+    /// Without a running responder: the port pebble validates against, held so that it refuses.
+    let refusing: RefusingPort?
 
     /// Starts the responder (unless `responderRunning` is false: then pebble validates against a
     /// port nothing listens on), optionally challtestsrv as pebble's DNS, and pebble.
@@ -21,8 +23,11 @@ final class ACMETestFixture: @unchecked Sendable {
         if responderRunning {
             try responder.start()
             httpPort = responder.port!
+            refusing = nil
         } else {
-            httpPort = try LoopbackPort.unused()
+            let reserved = try LoopbackPort.refusing()
+            refusing = reserved
+            httpPort = reserved.port
         }
         dns = withDNS ? try PebbleChallengeTestServer() : nil
         pebble = try PebbleServer(httpPort: httpPort, nonceRejectPercent: nonceRejectPercent, dnsServer: dns?.address)
