@@ -13,6 +13,15 @@ import Testing
 ///
 /// Database: its own TestDatabase (template copy on the shared test cluster), dropped at the end.
 @Suite struct WorkerFunctionPlanTests {
+    /// Makes auto_explain report the plan of every statement of this session, those run inside
+    /// functions included, as a notice.
+    private func explainEverything(_ c: Connection) throws {
+        try c.execute("LOAD 'auto_explain'")
+        try c.execute("SET auto_explain.log_min_duration = 0")
+        try c.execute("SET auto_explain.log_nested_statements = on")
+        try c.execute("SET auto_explain.log_level = notice")
+    }
+
     /// The plans auto_explain reported for UPDATEs of certbus.jobs while `body` ran.
     private func jobUpdatePlans(_ c: Connection, _ body: () throws -> Void) throws -> [String] {
         let notices = Locked<[String]>([])
@@ -34,10 +43,7 @@ import Testing
             on: c, workerId: "plan-test", limit: 2000, queues: ["default"], kinds: nil, leaseSeconds: 300)
         #expect(claimed.count == 2000)
 
-        try c.execute("LOAD 'auto_explain'")
-        try c.execute("SET auto_explain.log_min_duration = 0")
-        try c.execute("SET auto_explain.log_nested_statements = on")
-        try c.execute("SET auto_explain.log_level = notice")
+        try explainEverything(c)
         // Tempt the planner further: with hash joins off for this session, a nested loop is the
         // cheapest join for a fence it believes matches one row. The functions must still not use one.
         try c.execute("SET enable_hashjoin = off")
@@ -85,18 +91,13 @@ import Testing
         try c.execute("SET certbus.defer_job_notify = on")
         // A table never analyzed: the planner believes almost nothing is queued.
         try c.execute("INSERT INTO certbus.jobs (kind, max_attempts, priority) SELECT 'NOOP', 3, 100 - (g % 3) FROM generate_series(1, 4000) g")
-        try c.execute("LOAD 'auto_explain'")
-        try c.execute("SET auto_explain.log_min_duration = 0")
-        try c.execute("SET auto_explain.log_nested_statements = on")
-        try c.execute("SET auto_explain.log_level = notice")
-        let notices = Locked<[String]>([])
-        c.onNotice = { message in notices.withLock { $0.append(message) } }
+        try explainEverything(c)
         var claimed: [ClaimedJob] = []
-        for _ in 0..<3 {
-            claimed += try JobQueue.claim(on: c, workerId: "plan-test", limit: 8, queues: ["default"], kinds: [.noop], leaseSeconds: 60)
+        let plans = try jobUpdatePlans(c) {
+            for _ in 0..<3 {
+                claimed += try JobQueue.claim(on: c, workerId: "plan-test", limit: 8, queues: ["default"], kinds: [.noop], leaseSeconds: 60)
+            }
         }
-        c.onNotice = nil
-        let plans = notices.current.filter { $0.contains("Update on jobs") }
         #expect(plans.count == 3)
         for plan in plans {
             #expect(plan.contains("Index Scan using jobs_claimable"), "the claim does not read the queue in order:\n\(plan)")
