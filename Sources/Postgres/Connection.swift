@@ -201,6 +201,7 @@ public final class Connection: @unchecked Sendable {
     /// Listens are not restored; `NotificationListener` does that for you.
     public func reconnect() throws {
         close()
+        preparedStatements.removeAll()
         handle = try Self.open(configuration)
         installNoticeProcessor()
     }
@@ -257,8 +258,64 @@ public final class Connection: @unchecked Sendable {
             }
         }
         let values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+        if let name = try preparedStatement(sql, types: types, on: conn) {
+            let result = PQexecPrepared(conn, name, Int32(count), values, lengths, formats, 0)
+            do {
+                return try check(result, sql: sql)
+            } catch let error as PostgresError where error.sqlState == "0A000" && error.message.contains("cached plan") {
+                // "cached plan must not change result type": a migration changed a table under this
+                // session's statement. Forget it (the next use prepares it again); outside a
+                // transaction, run it afresh at once (nothing ran), inside one the caller sees the error.
+                preparedStatements.removeValue(forKey: PreparedKey(sql: sql, types: types))
+                guard !isInTransaction else { throw error }
+                PQexec(conn, "DEALLOCATE \(name)").map { PQclear($0) }
+            }
+        }
         let result = PQexecParams(conn, sql, Int32(count), types, values, lengths, formats, 0)
         return try check(result, sql: sql)
+    }
+
+    /// Statements of this session kept prepared, by SQL text and parameter types.
+    private struct PreparedKey: Hashable {
+        var sql: String
+        var types: [Oid]
+    }
+    private var preparedStatements: [PreparedKey: String] = [:]
+    private var preparedCount = 0
+    /// Most statements one session keeps prepared; later new ones run unprepared.
+    static let maximumPreparedStatements = 512
+
+    /// The name of the prepared statement for `sql`, preparing it on first use; nil when the
+    /// statement is not one to keep (preparation off, not a data statement, or the cache full).
+    private func preparedStatement(_ sql: String, types: [Oid], on conn: OpaquePointer) throws -> String? {
+        guard configuration.preparesStatements else { return nil }
+        let key = PreparedKey(sql: sql, types: types)
+        if let name = preparedStatements[key] { return name }
+        guard preparedStatements.count < Self.maximumPreparedStatements, Self.isDataStatement(sql) else { return nil }
+        preparedCount += 1
+        let name = "certbus_\(preparedCount)"
+        _ = try check(PQprepare(conn, name, sql, Int32(types.count), types), sql: sql)
+        preparedStatements[key] = name
+        return name
+    }
+
+    /// True for SELECT, INSERT, UPDATE, DELETE, WITH and VALUES statements (after any leading
+    /// blanks and comments): the ones worth planning once. Utility statements (SET, VACUUM,
+    /// LISTEN, DDL, transaction control) always run unprepared.
+    static func isDataStatement(_ sql: String) -> Bool {
+        var rest = Substring(sql)
+        while true {
+            rest = rest.drop { $0.isWhitespace }
+            if rest.hasPrefix("--") {
+                rest = rest.drop { $0 != "\n" }
+            } else if rest.hasPrefix("/*"), let end = rest.range(of: "*/") {
+                rest = rest[end.upperBound...]
+            } else {
+                break
+            }
+        }
+        let word = rest.prefix { $0.isLetter }.uppercased()
+        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"].contains(word)
     }
 
     /// Runs one statement and returns how many rows it inserted, updated or deleted.

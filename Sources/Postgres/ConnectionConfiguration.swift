@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to reach a PostgreSQL server: a libpq connection string (URL
 /// `postgresql://user@host/db?...` or keyword form `host=... dbname=...`)
 /// plus the `application_name` that identifies the certbus service in
@@ -9,11 +11,25 @@ public struct ConnectionConfiguration: Sendable, Equatable {
     public var applicationName: String
     /// Seconds to wait for a connection to be established.
     public var connectTimeout: Int
+    /// Whether sessions keep data statements (SELECT, INSERT, UPDATE, DELETE, WITH) prepared
+    /// after their first use, so repeated ones are not parsed and planned again. Turn it off
+    /// behind a pooler that cannot carry named statements (PgBouncer in transaction mode
+    /// without `max_prepared_statements`). Default: on, unless the environment variable
+    /// `CERTBUS_PREPARED_STATEMENTS` is `off`.
+    public var preparesStatements: Bool
 
-    public init(_ connectionString: String, applicationName: String = "certbus", connectTimeout: Int = 10) {
+    /// The environment variable that turns prepared statements off (`off`).
+    public static let preparedStatementsVariable = "CERTBUS_PREPARED_STATEMENTS"
+
+    public init(
+        _ connectionString: String, applicationName: String = "certbus", connectTimeout: Int = 10,
+        preparesStatements: Bool? = nil
+    ) {
         self.connectionString = connectionString
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
+        self.preparesStatements = preparesStatements
+            ?? (ProcessInfo.processInfo.environment[Self.preparedStatementsVariable]?.lowercased() != "off")
     }
 
     /// The same configuration with another `application_name`.
