@@ -97,10 +97,15 @@ enum BenchQueueCommand {
         lines.append("")
         lines.append("Enqueue-to-start latency at \(f(b.latencyRate)) jobs/s, idle worker (\(r.latencies.count) of \(r.latencyJobs) jobs measured):")
         lines.append("  p50 \(f(percentile(0.5) * 1000, 2)) ms, p99 \(f(percentile(0.99) * 1000, 2)) ms, max \(f((r.latencies.last ?? .nan) * 1000, 2)) ms; worker peak RSS \(mb(r.latencyWorkerRSS))")
-        if let before = r.churnBefore, let after = r.churnAfter {
+        if !r.churnBefore.isEmpty, !r.churnAfter.isEmpty {
+            func median(_ runs: [QueueBenchmark.DrainRun]) -> Double { runs.map(\.jobsPerSecond).sorted()[runs.count / 2] }
+            func list(_ runs: [QueueBenchmark.DrainRun]) -> String { runs.map { f($0.jobsPerSecond) }.joined(separator: ", ") }
+            let workers = r.churnBefore[0].workers
+            let before = median(r.churnBefore), after = median(r.churnAfter)
             lines.append("")
-            lines.append("Churn: \(r.churnJobs) jobs enqueued in batches, run by \(before.workers) workers and deleted by the retention task in \(f(r.churnSeconds, 1)) s (\(f(Double(r.churnJobs) / r.churnSeconds)) jobs/s sustained); jobs table now \(mb(r.tableBytesAfterChurn)):")
-            lines.append("  drain with \(before.workers) workers before: \(f(before.jobsPerSecond)) jobs/s, after: \(f(after.jobsPerSecond)) jobs/s (\(f(after.jobsPerSecond / before.jobsPerSecond * 100, 0))%)")
+            lines.append("Churn: \(r.churnJobs) jobs enqueued in batches, run by \(workers) workers and deleted by the retention task in \(f(r.churnSeconds, 1)) s (\(f(Double(r.churnJobs) / r.churnSeconds)) jobs/s sustained); jobs table then \(mb(r.tableBytesAfterChurn)):")
+            lines.append("  drain with \(workers) workers, fresh table: \(f(before)) jobs/s (median of \(list(r.churnBefore)))")
+            lines.append("  the same table after the churn: \(f(after)) jobs/s (median of \(list(r.churnAfter))) = \(f(after / before * 100, 0))% of fresh")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -50,8 +50,9 @@ struct QueueBenchmark {
         var pgbenchAsync: (clients: Int, tps: Double)?
         var churnJobs = 0
         var churnSeconds = 0.0
-        var churnBefore: DrainRun?
-        var churnAfter: DrainRun?
+        /// Drains on a fresh table, then on the same table after the churn (median is the figure).
+        var churnBefore: [DrainRun] = []
+        var churnAfter: [DrainRun] = []
         var tableBytesAfterChurn = 0
     }
 
@@ -240,9 +241,21 @@ struct QueueBenchmark {
         }
     }
 
-    private func drain(url: String, c: Connection, workers count: Int, jobs: Int) throws -> DrainRun {
-        try reset(c)
+    /// Fills `jobs` NOOP jobs and drains them with `count` worker processes. The table is
+    /// truncated first (a new, compact file) unless `keepingTable`, which deletes the rows
+    /// instead, so a table that has been through a churn keeps its file, its free space and its
+    /// indexes as they are.
+    private func drain(url: String, c: Connection, workers count: Int, jobs: Int, keepingTable: Bool = false) throws -> DrainRun {
+        if keepingTable {
+            try c.execute("DELETE FROM certbus.jobs")
+            try c.execute("DELETE FROM certbus.job_attempts")
+        } else {
+            try reset(c)
+        }
         try fill(c, jobs: jobs)
+        // Same WAL state for every measured drain: pages touched after a checkpoint are logged in
+        // full once. (Needs superuser or pg_checkpoint; without it the drains just skip this.)
+        _ = try? c.execute("CHECKPOINT")
         let workers = try spawnWorkers(url: url, count: count, concurrency: concurrency)
         defer { workers.forEach { $0.stop() } }
         try waitUntilDrained(c, workers: workers, timeout: 600)
@@ -385,11 +398,15 @@ struct QueueBenchmark {
     private func measureChurn(url: String, c: Connection, into results: inout Results) throws {
         guard churnJobs > 0 else { return }
         let workerCount = workerCounts.contains(2) ? 2 : (workerCounts.first ?? 1)
-        log("churn: drain rate of a fresh table, \(workerCount) workers")
+        log("churn: drain rate of a fresh table, \(workerCount) workers, 3 runs")
         try reset(c)
         try c.execute("VACUUM FULL certbus.jobs")
         try c.execute("VACUUM FULL certbus.job_attempts")
-        results.churnBefore = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs)
+        for _ in 0..<3 {
+            let run = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs)
+            log(String(format: "  %.0f jobs/s", run.jobsPerSecond))
+            results.churnBefore.append(run)
+        }
         try reset(c)
         log("churn: \(churnJobs) jobs through \(workerCount) workers, finished jobs deleted by the retention task as they finish")
         let workers = try spawnWorkers(url: url, count: workerCount, concurrency: concurrency)
@@ -445,8 +462,12 @@ struct QueueBenchmark {
         results.churnSeconds = Self.seconds(since: start)
         results.tableBytesAfterChurn = try c.query("SELECT pg_total_relation_size('certbus.jobs')::bigint AS v")[0].decode("v", as: Int.self)
         workers.forEach { $0.stop() }
-        log("churn: drain rate after \(enqueued) processed and deleted jobs")
-        results.churnAfter = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs)
+        log("churn: drain rate of the same table after \(enqueued) processed and deleted jobs, 3 runs")
+        for _ in 0..<3 {
+            let run = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs, keepingTable: true)
+            log(String(format: "  %.0f jobs/s", run.jobsPerSecond))
+            results.churnAfter.append(run)
+        }
     }
 
     static func seconds(since start: DispatchTime) -> Double {
