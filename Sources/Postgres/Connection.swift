@@ -272,7 +272,11 @@ public final class Connection: @unchecked Sendable {
             }
         }
         let result = PQexecParams(conn, sql, Int32(count), types, values, lengths, formats, 0)
-        return try check(result, sql: sql)
+        let checked = try check(result, sql: sql)
+        if !preparedStatements.isEmpty, Self.firstWord(sql) == "DISCARD" || Self.firstWord(sql) == "DEALLOCATE" {
+            preparedStatements.removeAll()  // the server forgot them
+        }
+        return checked
     }
 
     /// Statements of this session kept prepared, by SQL text and parameter types.
@@ -303,6 +307,11 @@ public final class Connection: @unchecked Sendable {
     /// blanks and comments): the ones worth planning once. Utility statements (SET, VACUUM,
     /// LISTEN, DDL, transaction control) always run unprepared.
     static func isDataStatement(_ sql: String) -> Bool {
+        ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"].contains(firstWord(sql))
+    }
+
+    /// The statement's first keyword, upper-cased, after any leading blanks and comments.
+    static func firstWord(_ sql: String) -> String {
         var rest = Substring(sql)
         while true {
             rest = rest.drop { $0.isWhitespace }
@@ -314,8 +323,7 @@ public final class Connection: @unchecked Sendable {
                 break
             }
         }
-        let word = rest.prefix { $0.isLetter }.uppercased()
-        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"].contains(word)
+        return rest.prefix { $0.isLetter }.uppercased()
     }
 
     /// Runs one statement and returns how many rows it inserted, updated or deleted.

@@ -36,6 +36,10 @@ import Testing
         try c.execute("UPDATE t SET blob = $1 WHERE id = $2", [Data([0, 1, 2]), 2])
         #expect(try c.query("SELECT blob FROM t WHERE id = 2")[0].decode("blob", as: Data.self) == Data([0, 1, 2]))
         #expect(try preparedCount(c) == base + 6)
+        // DISCARD ALL makes the server forget them; the connection notices and prepares again.
+        try c.execute("DISCARD ALL")
+        #expect(try c.query("SELECT note FROM t WHERE id = $1", [3])[0].decode("note", as: String.self) == "row 3")
+        #expect(try preparedCount(c) == 1)
         // A new session starts empty; so does a reconnected one.
         try c.reconnect()
         #expect(try preparedCount(c) == 0)
