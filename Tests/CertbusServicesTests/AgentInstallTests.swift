@@ -11,6 +11,20 @@ import Testing
 /// (key generated on the agent, under the agent's own restricted role); files, statuses, jobs,
 /// audit, the post-install command, and the deployment validation that follows.
 @Suite struct AgentInstallTests {
+    /// Leaves an EC key in `scratch/agent/web/key.pem`, as an earlier install of endpoint `web`
+    /// would have, and returns it with a 30-day localhost certificate for it issued by `pki`.
+    static func certificateForKeyOnDisk(
+        _ scratch: ScratchFolder, pki: ValidationPKI, names: [SubjectAlternativeName]
+    ) throws -> (key: PrivateKey, certificate: Certificate) {
+        let key = try PrivateKey.generate(.ecdsaP256)
+        try FileManager.default.createDirectory(atPath: scratch.path("agent/web"), withIntermediateDirectories: true)
+        try scratch.write(try key.pkcs8PEM(), to: "agent/web/key.pem")
+        let certificate = try pki.intermediate.issue(
+            publicKey: key.publicKey, subject: DistinguishedName(commonName: "localhost"), subjectAlternativeNames: names,
+            profile: .tlsServer(validityDays: 30))
+        return (key, certificate)
+    }
+
     static func runner(
         _ name: String, directory: String, database: ConnectionConfiguration, postInstall: PostInstallCommand? = nil,
         issuanceWait: Double = 5
@@ -43,12 +57,8 @@ import Testing
         let caId = try pki.insertCA(on: c)
         let (agent, endpoint) = try AgentTestSupport.agentWithEndpoint("edge", endpoint: "web", port: 1, on: c)
         // The agent holds the key from an earlier install.
-        let key = try PrivateKey.generate(.ecdsaP256)
-        try FileManager.default.createDirectory(atPath: scratch.path("agent/web"), withIntermediateDirectories: true)
-        try scratch.write(try key.pkcs8PEM(), to: "agent/web/key.pem")
-        let certificate = try pki.intermediate.issue(
-            publicKey: key.publicKey, subject: DistinguishedName(commonName: "localhost"),
-            subjectAlternativeNames: [.dnsName("localhost"), .ipAddress(IPAddress("127.0.0.1")!)], profile: .tlsServer(validityDays: 30))
+        let (_, certificate) = try Self.certificateForKeyOnDisk(
+            scratch, pki: pki, names: [.dnsName("localhost"), .ipAddress(IPAddress("127.0.0.1")!)])
         let certificateId = try CertificateInventory.record(
             certificate, chain: [pki.intermediate.certificate], source: "ISSUED", caId: caId, on: c).id
         let installJob = try AgentTestSupport.requestInstall(endpoint.id, certificate: certificateId, on: c)
@@ -100,12 +110,7 @@ import Testing
         let scratch = try ScratchFolder()
         let pki = try ValidationPKI()
         let (_, withKey) = try AgentTestSupport.agentWithEndpoint("edge", endpoint: "web", on: c)
-        let key = try PrivateKey.generate(.ecdsaP256)
-        try FileManager.default.createDirectory(atPath: scratch.path("agent/web"), withIntermediateDirectories: true)
-        try scratch.write(try key.pkcs8PEM(), to: "agent/web/key.pem")
-        let certificate = try pki.intermediate.issue(
-            publicKey: key.publicKey, subject: DistinguishedName(commonName: "localhost"), subjectAlternativeNames: [.dnsName("localhost")],
-            profile: .tlsServer(validityDays: 30))
+        let (key, certificate) = try Self.certificateForKeyOnDisk(scratch, pki: pki, names: [.dnsName("localhost")])
         let id = try CertificateInventory.record(certificate, chain: [], source: "IMPORTED", on: c).id
         let job = try AgentTestSupport.requestInstall(withKey.id, certificate: id, on: c)
         let results = try Self.runner(
@@ -255,12 +260,7 @@ import Testing
         let scratch = try ScratchFolder()
         let pki = try ValidationPKI()
         let (_, endpoint) = try AgentTestSupport.agentWithEndpoint("edge", endpoint: "web", on: c)
-        let key = try PrivateKey.generate(.ecdsaP256)
-        try FileManager.default.createDirectory(atPath: scratch.path("agent/web"), withIntermediateDirectories: true)
-        try scratch.write(try key.pkcs8PEM(), to: "agent/web/key.pem")
-        let certificate = try pki.intermediate.issue(
-            publicKey: key.publicKey, subject: DistinguishedName(commonName: "localhost"), subjectAlternativeNames: [.dnsName("localhost")],
-            profile: .tlsServer(validityDays: 30))
+        let (_, certificate) = try Self.certificateForKeyOnDisk(scratch, pki: pki, names: [.dnsName("localhost")])
         let certificateId = try CertificateInventory.record(certificate, chain: [], source: "IMPORTED", on: c).id
         let runner = AgentRunner(
             configuration: .init(
