@@ -29,7 +29,22 @@ public struct ConnectionConfiguration: Sendable, Equatable {
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
         self.preparesStatements = preparesStatements
-            ?? (ProcessInfo.processInfo.environment[Self.preparedStatementsVariable]?.lowercased() != "off")
+            ?? ((try? Self.preparesStatements(environment: ProcessInfo.processInfo.environment)) ?? true)
+    }
+
+    /// What `CERTBUS_PREPARED_STATEMENTS` in `environment` asks for: true when unset, empty, `on`,
+    /// `true`, `yes` or `1`; false for `off`, `false`, `no` or `0` (any case). Throws for anything
+    /// else, so a typo is reported instead of silently ignored (the initializer treats it as on;
+    /// programs check it at start-up with this function).
+    public static func preparesStatements(environment: [String: String]) throws -> Bool {
+        let value = (environment[preparedStatementsVariable] ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        switch value {
+        case "", "on", "true", "yes", "1": return true
+        case "off", "false", "no", "0": return false
+        default:
+            throw ConnectionConfigurationError(
+                "\(preparedStatementsVariable) must be on or off (it is \"\(environment[preparedStatementsVariable] ?? "")\")")
+        }
     }
 
     /// The same configuration with another `application_name`.
@@ -68,4 +83,10 @@ public struct ConnectionConfiguration: Sendable, Equatable {
         out += remaining
         return out
     }
+}
+
+/// A connection setting that cannot be used; the message says which and why.
+public struct ConnectionConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

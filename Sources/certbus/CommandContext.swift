@@ -114,7 +114,12 @@ struct CommandContext {
     /// database created) if needed. A cluster started by this process is
     /// stopped when the process exits; one started by `certbus db start` keeps running.
     func configuration(applicationName: String = "certbus-cli") throws -> ConnectionConfiguration {
-        try target().prepare(applicationName: applicationName)
+        do {
+            _ = try ConnectionConfiguration.preparesStatements(environment: invocation.environment)
+        } catch {
+            throw CommandFailure(String(describing: error))
+        }
+        return try target().prepare(applicationName: applicationName)
     }
 
     /// Opens a connection for this command (see `configuration(applicationName:)`).

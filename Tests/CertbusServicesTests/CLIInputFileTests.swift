@@ -3,7 +3,7 @@ import Foundation
 import Postgres
 import Testing
 
-/// Files given to `certbus cert request --csr` that cannot be used: each gets a clear error and
+/// Inputs the CLI cannot use (unreadable `--csr` files, a mistyped CERTBUS_PREPARED_STATEMENTS): each gets a clear error and
 /// nothing is written (uses AlertCommandTests' runner; its own TestDatabase, dropped at the end).
 extension AlertCommandTests {
     @Test func unusableCSRFilesAreRefusedWithTheirReason() throws {
@@ -34,5 +34,18 @@ extension AlertCommandTests {
         }
         #expect(try c.query("SELECT count(*)::int AS n FROM certbus.certificate_requests")[0].decode("n", as: Int.self) == 0)
         #expect(try c.query("SELECT count(*)::int AS n FROM certbus.jobs WHERE kind = 'ISSUE_CERT'")[0].decode("n", as: Int.self) == 0)
+    }
+
+    @Test func aMistypedPreparedStatementsSwitchIsRefused() throws {
+        let db = try TestDatabase.create()
+        defer { db.drop() }
+        let refused = try certbus(["jobs", "enqueue", "NOOP", "--payload", "{}"], db, environment: ["CERTBUS_PREPARED_STATEMENTS": "of"])
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("CERTBUS_PREPARED_STATEMENTS must be on or off (it is \"of\")"), "\(refused.error)")
+        let c = try db.connect()
+        #expect(try c.query("SELECT count(*)::int AS n FROM certbus.jobs")[0].decode("n", as: Int.self) == 0)
+        let accepted = try certbus(["jobs", "enqueue", "NOOP", "--payload", "{}"], db, environment: ["CERTBUS_PREPARED_STATEMENTS": "off"])
+        #expect(accepted.status == 0, "\(accepted.error)")
+        #expect(try c.query("SELECT count(*)::int AS n FROM certbus.jobs")[0].decode("n", as: Int.self) == 1)
     }
 }

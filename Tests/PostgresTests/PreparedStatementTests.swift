@@ -92,6 +92,22 @@ import Testing
             == (ProcessInfo.processInfo.environment[ConnectionConfiguration.preparedStatementsVariable]?.lowercased() != "off"))
     }
 
+    @Test func theEnvironmentSwitchIsOnOrOffAndNothingElse() throws {
+        let name = ConnectionConfiguration.preparedStatementsVariable
+        for on in [nil, "", "on", "ON", " true ", "yes", "1"] as [String?] {
+            #expect(try ConnectionConfiguration.preparesStatements(environment: on.map { [name: $0] } ?? [:]), "\(String(describing: on))")
+        }
+        for off in ["off", "Off", "false", "no", "0"] {
+            #expect(try !ConnectionConfiguration.preparesStatements(environment: [name: off]), "\(off)")
+        }
+        for bad in ["of", "disabled", "2", "off; DROP TABLE t"] {
+            let error = try #require(throws: ConnectionConfigurationError.self) {
+                try ConnectionConfiguration.preparesStatements(environment: [name: bad])
+            }
+            #expect(error.description == "\(name) must be on or off (it is \"\(bad)\")")
+        }
+    }
+
     @Test func onlyDataStatementsAreKept() {
         for sql in ["SELECT 1", "  select 1", "\n-- comment\nINSERT INTO t VALUES (1)", "/* c */ UPDATE t SET a = 1",
                     "DELETE FROM t", "WITH x AS (SELECT 1) SELECT * FROM x", "VALUES (1)"] {
