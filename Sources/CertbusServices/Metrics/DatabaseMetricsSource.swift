@@ -15,6 +15,7 @@ public final class DatabaseMetricsSource: @unchecked Sendable {
     private let lock = NSLock()
     private var connection: Connection?
     private var reportedProblems = Set<String>()
+    private var wasUp = true
 
     /// A source reading with `configuration` (its connect timeout bounds a scrape while the
     /// server is away); each snapshot may run `statementTimeout` seconds at most.
@@ -40,11 +41,15 @@ public final class DatabaseMetricsSource: @unchecked Sendable {
             for problem in problems where reportedProblems.insert(problem).inserted {
                 log(.warning, "metrics", "certbus.metrics_snapshot(): \(problem); series left out")
             }
+            if !wasUp { log(.info, "metrics", "reading the database series again") }
+            wasUp = true
         } catch {
             up = 0
             connection?.close()
             connection = nil
-            log(.warning, "metrics", "reading the database series failed: \(error)")
+            // Once per outage, not once per scrape: certbus_database_up says the rest.
+            if wasUp { log(.warning, "metrics", "reading the database series failed (certbus_database_up is 0 until it works again): \(error)") }
+            wasUp = false
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return [
