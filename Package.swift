@@ -20,8 +20,8 @@ let package = Package(
 
         // Safe Swift over libpq: the only module that touches libpq.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
-        // A private PostgreSQL cluster started from the system's binaries.
-        .target(name: "EmbeddedPostgres"),
+        // A private PostgreSQL cluster started from the system's binaries (PKI for SHA-256 only).
+        .target(name: "EmbeddedPostgres", dependencies: ["PKI"]),
         // Keys, CSRs, certificates, CRLs, hashing, signing, secrets at rest.
         .target(name: "PKI", dependencies: ["COpenSSL"]),
         // Minimal HTTP/1.1 client and server (plain or TLS via OpenSSL).
