@@ -11,9 +11,10 @@
 -- sealer's head. SUCCESS jobs are not counted: they are kept for days and may be tens of millions
 -- (throughput comes from the workers' own counters). Measured in docs/operations.md.
 
-CREATE INDEX jobs_unsuccessful ON certbus.jobs (kind, status) WHERE status IN ('FAILED', 'CANCELLED');
+CREATE INDEX jobs_unsuccessful ON certbus.jobs (status, completed_at) INCLUDE (kind) WHERE status IN ('FAILED', 'CANCELLED');
 COMMENT ON INDEX certbus.jobs_unsuccessful IS
-  'FAILED and CANCELLED jobs by kind: counted by certbus.metrics_snapshot() without reading the SUCCESS history.';
+  'FAILED and CANCELLED jobs by completion time (with their kind): counted by certbus.metrics_snapshot() and listed '
+  'newest first by certbus jobs watch, without reading the SUCCESS history.';
 
 CREATE FUNCTION certbus.metrics_snapshot()
 RETURNS TABLE (ordinal bigint, metric text, metric_type text, help text, labels jsonb, value double precision)
