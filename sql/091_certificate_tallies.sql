@@ -55,31 +55,21 @@ COMMENT ON FUNCTION certbus.add_certificate_tallies(text[], date[], bigint[]) IS
   'Adds count changes (status, expiry day, delta) to the calling session''s shard of certbus.certificate_tallies, in key order. '
   'Called by the tally triggers on certbus.certificates.';
 
-CREATE FUNCTION certbus.certificate_tallies_inserted() RETURNS trigger
+-- One function for inserts and deletes: both triggers name their transition table changed_certificates.
+CREATE FUNCTION certbus.certificate_tallies_inserted_or_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM certbus.add_certificate_tallies(array_agg(k.status), array_agg(k.day), array_agg(k.n))
+  PERFORM certbus.add_certificate_tallies(array_agg(k.status), array_agg(k.day),
+                                          array_agg(CASE TG_OP WHEN 'DELETE' THEN -k.n ELSE k.n END))
      FROM (SELECT status, certbus.certificate_tally_day(status, not_after) AS day, count(*) AS n
-             FROM inserted_certificates GROUP BY 1, 2) k
+             FROM changed_certificates GROUP BY 1, 2) k
    HAVING count(*) > 0;
   RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION certbus.certificate_tallies_inserted() IS
-  'Statement trigger function (AFTER INSERT on certbus.certificates): counts the inserted certificates in certbus.certificate_tallies.';
-
-CREATE FUNCTION certbus.certificate_tallies_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM certbus.add_certificate_tallies(array_agg(k.status), array_agg(k.day), array_agg(-k.n))
-     FROM (SELECT status, certbus.certificate_tally_day(status, not_after) AS day, count(*) AS n
-             FROM deleted_certificates GROUP BY 1, 2) k
-   HAVING count(*) > 0;
-  RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION certbus.certificate_tallies_deleted() IS
-  'Statement trigger function (AFTER DELETE on certbus.certificates): removes the deleted certificates from certbus.certificate_tallies.';
+COMMENT ON FUNCTION certbus.certificate_tallies_inserted_or_deleted() IS
+  'Statement trigger function (AFTER INSERT and AFTER DELETE on certbus.certificates): counts inserted certificates in, '
+  'and deleted ones out of, certbus.certificate_tallies.';
 
 CREATE FUNCTION certbus.certificate_tallies_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -179,14 +169,14 @@ COMMENT ON FUNCTION certbus.rebuild_certificate_tallies() IS
   'Returns the number of certificates counted. Only needed if certbus.certificate_tally_drift() ever returns rows.';
 
 CREATE TRIGGER certificates_tally_insert AFTER INSERT ON certbus.certificates
-  REFERENCING NEW TABLE AS inserted_certificates
-  FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_inserted();
+  REFERENCING NEW TABLE AS changed_certificates
+  FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_inserted_or_deleted();
 CREATE TRIGGER certificates_tally_update AFTER UPDATE ON certbus.certificates
   REFERENCING OLD TABLE AS old_certificates NEW TABLE AS new_certificates
   FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_updated();
 CREATE TRIGGER certificates_tally_delete AFTER DELETE ON certbus.certificates
-  REFERENCING OLD TABLE AS deleted_certificates
-  FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_deleted();
+  REFERENCING OLD TABLE AS changed_certificates
+  FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_inserted_or_deleted();
 CREATE TRIGGER certificates_tally_truncate AFTER TRUNCATE ON certbus.certificates
   FOR EACH STATEMENT EXECUTE FUNCTION certbus.certificate_tallies_truncated();
 
