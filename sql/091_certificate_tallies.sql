@@ -39,58 +39,49 @@ COMMENT ON FUNCTION certbus.certificate_tally_day(text, timestamptz) IS
   'The expiry_day under which certbus.certificate_tallies counts a certificate: the UTC date of not_after while it is VALID '
   'or EXPIRING, ''-infinity'' once EXPIRED or REVOKED.';
 
--- Adds per-(status, day) changes to this session's shard, in key order (so two sessions never
--- lock the same counter rows in opposite orders). Zero changes are skipped.
-CREATE FUNCTION certbus.add_certificate_tallies(p_status text[], p_day date[], p_delta bigint[]) RETURNS void
-LANGUAGE sql AS $$
-  INSERT INTO certbus.certificate_tallies AS t (status, expiry_day, shard, certificates)
-  SELECT d.status, d.day, (pg_backend_pid() % 16)::smallint, sum(d.delta)
-    FROM unnest(p_status, p_day, p_delta) AS d(status, day, delta)
-   GROUP BY d.status, d.day
-  HAVING sum(d.delta) <> 0
-   ORDER BY d.status, d.day
-  ON CONFLICT (status, expiry_day, shard) DO UPDATE SET certificates = t.certificates + EXCLUDED.certificates
-$$;
-COMMENT ON FUNCTION certbus.add_certificate_tallies(text[], date[], bigint[]) IS
-  'Adds count changes (status, expiry day, delta) to the calling session''s shard of certbus.certificate_tallies, in key order. '
-  'Called by the tally triggers on certbus.certificates.';
+-- The trigger functions add their changes to the session's shard in key order (so two sessions
+-- never lock the same counter rows in opposite orders), in one statement each.
 
 -- One function for inserts and deletes: both triggers name their transition table changed_certificates.
 CREATE FUNCTION certbus.certificate_tallies_inserted_or_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM certbus.add_certificate_tallies(array_agg(k.status), array_agg(k.day),
-                                          array_agg(CASE TG_OP WHEN 'DELETE' THEN -k.n ELSE k.n END))
-     FROM (SELECT status, certbus.certificate_tally_day(status, not_after) AS day, count(*) AS n
-             FROM changed_certificates GROUP BY 1, 2) k
-   HAVING count(*) > 0;
+  INSERT INTO certbus.certificate_tallies AS t (status, expiry_day, shard, certificates)
+  SELECT c.status, certbus.certificate_tally_day(c.status, c.not_after), (pg_backend_pid() % 16)::smallint,
+         CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END
+    FROM changed_certificates c
+   GROUP BY 1, 2
+   ORDER BY 1, 2
+  ON CONFLICT (status, expiry_day, shard) DO UPDATE SET certificates = t.certificates + EXCLUDED.certificates;
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION certbus.certificate_tallies_inserted_or_deleted() IS
   'Statement trigger function (AFTER INSERT and AFTER DELETE on certbus.certificates): counts inserted certificates in, '
-  'and deleted ones out of, certbus.certificate_tallies.';
+  'and deleted ones out of, the calling session''s shard of certbus.certificate_tallies.';
 
 CREATE FUNCTION certbus.certificate_tallies_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   -- Only rows whose status or expiry day changed move between tallies; other updates (renew_at,
-  -- renewal bookkeeping) find nothing here.
-  PERFORM certbus.add_certificate_tallies(array_agg(k.status), array_agg(k.day), array_agg(k.delta))
-     FROM (SELECT c.status, c.day, sum(c.delta)::bigint AS delta
-             FROM (SELECT o.status, certbus.certificate_tally_day(o.status, o.not_after) AS day,
-                          n.status AS new_status, certbus.certificate_tally_day(n.status, n.not_after) AS new_day
-                     FROM old_certificates o JOIN new_certificates n ON n.id = o.id) ch
-             CROSS JOIN LATERAL (VALUES (ch.status, ch.day, -1), (ch.new_status, ch.new_day, 1)) AS c(status, day, delta)
-            WHERE ch.status <> ch.new_status OR ch.day <> ch.new_day
-            GROUP BY c.status, c.day) k
-   HAVING count(*) > 0;
+  -- renewal bookkeeping) insert nothing.
+  INSERT INTO certbus.certificate_tallies AS t (status, expiry_day, shard, certificates)
+  SELECT d.status, d.day, (pg_backend_pid() % 16)::smallint, sum(d.delta)
+    FROM (SELECT o.status AS old_status, certbus.certificate_tally_day(o.status, o.not_after) AS old_day,
+                 n.status AS new_status, certbus.certificate_tally_day(n.status, n.not_after) AS new_day
+            FROM old_certificates o JOIN new_certificates n ON n.id = o.id) ch
+   CROSS JOIN LATERAL (VALUES (ch.old_status, ch.old_day, -1), (ch.new_status, ch.new_day, 1)) AS d(status, day, delta)
+   WHERE ch.old_status <> ch.new_status OR ch.old_day <> ch.new_day
+   GROUP BY 1, 2
+  HAVING sum(d.delta) <> 0
+   ORDER BY 1, 2
+  ON CONFLICT (status, expiry_day, shard) DO UPDATE SET certificates = t.certificates + EXCLUDED.certificates;
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION certbus.certificate_tallies_updated() IS
   'Statement trigger function (AFTER UPDATE on certbus.certificates): moves certificates whose status or expiry day changed '
-  'between tallies in certbus.certificate_tallies.';
+  'between tallies, in the calling session''s shard of certbus.certificate_tallies.';
 
 CREATE FUNCTION certbus.certificate_tallies_truncated() RETURNS trigger
 LANGUAGE plpgsql AS $$
