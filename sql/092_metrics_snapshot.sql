@@ -18,12 +18,16 @@ COMMENT ON INDEX certbus.jobs_unsuccessful IS
 
 CREATE FUNCTION certbus.metrics_snapshot()
 RETURNS TABLE (ordinal bigint, metric text, metric_type text, help text, labels jsonb, value double precision)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 -- A plan over an index whatever the statistics say (a seq scan of certbus.jobs would read the whole
--- SUCCESS history), and no JIT compilation for a query that runs in milliseconds.
+-- SUCCESS history), and no JIT compilation for a query that runs in milliseconds. PL/pgSQL keeps the
+-- plan for the session (a LANGUAGE sql function would plan it again on every scrape: 5 ms of 15).
 SET enable_seqscan = off
 SET jit = off
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH
 today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day),
 tallies AS MATERIALIZED (
@@ -130,7 +134,8 @@ SELECT 500000 + s.ord, 'certbus_agents', 'gauge', 'Registered agents by status (
   FROM agent_statuses s
 UNION ALL
 SELECT 600000, 'certbus_events_pending', 'gauge', 'Lifecycle events not yet dispatched to triggers.', '{}'::jsonb,
-       (SELECT count(*) FROM certbus.events e WHERE e.dispatch_state = 'PENDING')::float8
+       (SELECT count(*) FROM certbus.events e WHERE e.dispatch_state = 'PENDING')::float8;
+END
 $$;
 COMMENT ON FUNCTION certbus.metrics_snapshot() IS
   'Every database-derived Prometheus series in one query: rows of (ordinal, metric, metric_type, help, labels, value); '

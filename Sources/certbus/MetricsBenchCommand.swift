@@ -46,8 +46,8 @@ enum MetricsBenchCommand {
               \(result.queuedJobs) jobs queued:   \(t(result.scrapeMilliseconds))
               \(result.queuedJobs + result.backlogJobs) jobs queued: \(t(result.backlogScrapeMilliseconds))
             what the tallies replace, count(*) by status over the certificates: \(f(result.countByStatusMilliseconds)) ms
-            certificate inserts, with / without the tally triggers (best of 2):
-              100,000 in one statement: \(f(result.bulkInsertSecondsWithTallies, 2)) s / \(f(result.bulkInsertSecondsWithoutTallies, 2)) s
+            certificate inserts, with / without the tally triggers (median of 4 alternating rounds):
+              50,000 in one statement: \(f(result.bulkInsertSecondsWithTallies, 2)) s / \(f(result.bulkInsertSecondsWithoutTallies, 2)) s
               one per transaction:      \(f(result.singleInsertMillisecondsWithTallies, 3)) ms / \(f(result.singleInsertMillisecondsWithoutTallies, 3)) ms each
             snapshot query plan (steady state):
             """)
