@@ -9,7 +9,7 @@ import Glibc
 
 /// `certbus jobs watch`: the queue live, per kind, with the jobs that ended FAILED.
 enum JobsWatchCommand {
-    static let kinds = Option<String>("kind", valueName: "kind", repeatable: true, help: "Only this kind, e.g. ISSUE_CERT; repeatable.")
+    static let kinds = Option<String>("kind", valueName: "kind", repeatable: true, help: "Only this kind, e.g. ISSUE_CERT.")
     static let interval = Option<Double>(
         "interval", valueName: "seconds", default: 2,
         help: "Read again this often when no NOTIFY comes (claims, completions and failures send none); 0.2 to 60.")
