@@ -102,7 +102,7 @@ public struct ProfileTemplate: Sendable, Equatable {
         if configuration.caIssuersURL == nil { missing.append("a caIssuers URL (--ca-issuers-url)") }
         guard !missing.isEmpty else { return nil }
         return "the \(self.name) template needs a CA whose certificates point at its CRL and at its own certificate "
-            + "(Baseline Requirements 7.1.2.7.7, 7.1.2.11.2), but CA \(name) has no \(missing.joined(separator: " and ")); "
+            + "(Baseline Requirements 7.1.2.7.7, 7.1.2.11.2), but CA \(name) lacks \(missing.joined(separator: " and ")); "
             + "create one with: certbus ca create NAME --org ORG --country CC "
             + "--crl-url 'http://pki.example.com/{ca}.crl' --ca-issuers-url 'http://pki.example.com/{ca}.crt'"
     }

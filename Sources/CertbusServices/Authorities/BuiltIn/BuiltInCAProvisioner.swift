@@ -103,7 +103,7 @@ public enum BuiltInCAProvisioner {
             guard let template, spec.withIntermediate, !template.contains(BuiltInCASpecification.namePlaceholder) else { continue }
             throw CACreationError(message: "\(option) \(template) would be the same for \(rootName) and \(spec.name), but each CA has its own \(option == "--crl-url" ? "CRL" : "certificate"): put \(BuiltInCASpecification.namePlaceholder) in the URL where the CA's name goes, e.g. http://pki.example.com/\(BuiltInCASpecification.namePlaceholder)\(option == "--crl-url" ? ".crl" : ".crt")")
         }
-        for caName in Set([rootName, spec.name]) {
+        for caName in spec.withIntermediate ? [rootName, spec.name] : [rootName] {
             let settings = spec.configuration(forCA: caName)
             for config in [settings.crlURL, settings.ocspURL, settings.caIssuersURL].compactMap({ $0 }) {
                 guard let url = URL(string: config), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil,
