@@ -26,15 +26,7 @@ import Testing
         }
         let jobId = try #require(submitted.jobId)
 
-        var options = WorkerOptions()
-        options.concurrency = 2
-        options.pollInterval = 0.2
-        options.runsMaintenance = false
-        let worker = try Worker(
-            configuration: fixture.db.configuration(applicationName: "certbus-acme-e2e"),
-            handlers: HandlerRegistry(CertificateServices.handlers(registry: fixture.registry)), options: options,
-            log: ServiceLog.standardError(minimumLevel: .warning))
-        try worker.start()
+        let worker = try Self.startWorker(fixture, concurrency: 2, name: "certbus-acme-e2e")
         defer { worker.stop(grace: 5) }
 
         let deadline = Date().addingTimeInterval(240)
@@ -93,15 +85,7 @@ import Testing
             try CertificateRequests.submit(request, actor: .user("alice"), registry: fixture.registry, on: c)
         }
 
-        var options = WorkerOptions()
-        options.concurrency = 1
-        options.pollInterval = 0.2
-        options.runsMaintenance = false
-        let worker = try Worker(
-            configuration: fixture.db.configuration(applicationName: "certbus-acme-lineage"),
-            handlers: HandlerRegistry(CertificateServices.handlers(registry: fixture.registry)), options: options,
-            log: ServiceLog.standardError(minimumLevel: .warning))
-        try worker.start()
+        let worker = try Self.startWorker(fixture, concurrency: 1, name: "certbus-acme-lineage")
         defer { worker.stop(grace: 5) }
 
         let firstId = try await Self.issuedCertificate(of: try #require(submitted.jobId), fixture)
@@ -144,6 +128,20 @@ import Testing
         #expect(line.map(\.1) == [0, 1])
         #expect(line[0].3 == secondId)
         #expect(line[1].2 == firstId)
+    }
+
+    /// A started worker with the certificate handlers of the fixture's registry, polling fast.
+    private static func startWorker(_ fixture: ACMEConnectorFixture, concurrency: Int, name: String) throws -> Worker {
+        var options = WorkerOptions()
+        options.concurrency = concurrency
+        options.pollInterval = 0.2
+        options.runsMaintenance = false
+        let worker = try Worker(
+            configuration: fixture.db.configuration(applicationName: name),
+            handlers: HandlerRegistry(CertificateServices.handlers(registry: fixture.registry)), options: options,
+            log: ServiceLog.standardError(minimumLevel: .warning))
+        try worker.start()
+        return worker
     }
 
     /// Waits (up to four minutes) for job `id` to end and returns the certificate it issued.
