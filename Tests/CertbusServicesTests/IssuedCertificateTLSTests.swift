@@ -9,10 +9,11 @@ import Testing
 /// `openssl s_server` with the intermediate, verified by curl and by certbus's own HTTPS client
 /// against the root alone; and a revoked one reported revoked by `openssl verify -crl_check`
 /// against certbus's CRL. Each test has a database of its own and stops its worker and server.
+/// Commands run on threads of their own (`onWorkerThread`), never blocking the cooperative pool.
 @Suite(.serialized) struct IssuedCertificateTLSTests {
     /// A CA `tls` (root `tls-root`), a tls-server-br profile for localhost and www.example.com,
     /// and a worker; `issue` requests a certificate and exports it with its key.
-    final class Issuing {
+    final class Issuing: @unchecked Sendable {
         let env: CertCommandLineTests.Environment
         let worker: CertbusCommand
 
@@ -43,11 +44,11 @@ import Testing
                 "cert", "request", "--profile", "web", "--cn", "localhost", "--san", "www.example.com", "--key-type", keyType,
                 "--wait", "--timeout", "120", "--json",
             ], timeout: 180))
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(requested.utf8)) as? [String: Any])
-            let id = try #require(object["id"] as? String)
+            guard let object = try JSONSerialization.jsonObject(with: Data(requested.utf8)) as? [String: Any],
+                  let id = object["id"] as? String else { throw TestServerFailure("no certificate id in \(requested)") }
             let exported = try Self.check(try env.run(["cert", "export", id, "--with-key", "--key-out", env.scratch.path("\(name).key")]))
             let blocks = Self.pemBlocks(exported)
-            try #require(blocks.count == 3, "leaf, intermediate and root: \(exported)")
+            guard blocks.count == 3 else { throw TestServerFailure("expected leaf, intermediate and root: \(exported)") }
             try env.scratch.write(blocks[0], to: "\(name).pem")
             try env.scratch.write(blocks[1], to: "\(name)-chain.pem")
             return id
@@ -55,7 +56,7 @@ import Testing
 
         @discardableResult
         static func check(_ result: CommandResult) throws -> String {
-            try #require(result.status == 0, "certbus failed (\(result.status)): \(result.error)")
+            guard result.status == 0 else { throw TestServerFailure("certbus failed (\(result.status)): \(result.error)") }
             return result.output
         }
 
@@ -70,24 +71,25 @@ import Testing
 
     @Test(arguments: ["EC-P256", "RSA-2048"])
     func servedCertificateCompletesHandshakesWithCurlAndCertbusClient(_ keyType: String) async throws {
-        let issuing = try Issuing()
+        let issuing = try await onWorkerThread { try Issuing() }
         let scratch = issuing.env.scratch
-        _ = try issuing.issue("leaf", keyType: keyType)
+        _ = try await onWorkerThread { try issuing.issue("leaf", keyType: keyType) }
         let server = try OpenSSLTestServer(
             certificate: scratch.path("leaf.pem"), key: scratch.path("leaf.key"), chain: scratch.path("leaf-chain.pem"))
 
         // curl, trusting only the root, by the SAN www.example.com (resolved to loopback).
-        let curl = try CurlCommand.capture(
+        let port = server.port
+        let curl = try await onWorkerThread { try CurlCommand.capture(
             ["--silent", "--show-error", "--fail", "--max-time", "30", "--cacert", scratch.path("root.pem"),
-             "--resolve", "www.example.com:\(server.port):127.0.0.1", "https://www.example.com:\(server.port)/"])
+             "--resolve", "www.example.com:\(port):127.0.0.1", "https://www.example.com:\(port)/"]) }
         #expect(curl.status == 0, "\(curl.combined)")
         #expect(curl.output.contains("s_server"), "\(curl.output)")
         // Without the root, curl refuses: the handshake above really verified the chain.
         let other = try OpenSSLTestPKI()
         let otherCA = try other.makeCA("other", commonName: "Other Root")
-        let untrusted = try CurlCommand.capture(
+        let untrusted = try await onWorkerThread { try CurlCommand.capture(
             ["--silent", "--show-error", "--max-time", "30", "--cacert", otherCA.certificate,
-             "--resolve", "www.example.com:\(server.port):127.0.0.1", "https://www.example.com:\(server.port)/"])
+             "--resolve", "www.example.com:\(port):127.0.0.1", "https://www.example.com:\(port)/"]) }
         #expect(untrusted.status == 60, "curl should fail verification: \(untrusted.combined)")
 
         // certbus's own client (OpenSSL, hostname checked), by the common name localhost.
@@ -99,23 +101,25 @@ import Testing
         await #expect(throws: HTTPError.self) { _ = try await stranger.get(URL(string: "https://localhost:\(server.port)/")!) }
     }
 
-    @Test func revokedCertificateIsReportedRevokedAgainstCertbusCRL() throws {
-        let issuing = try Issuing()
+    @Test func revokedCertificateIsReportedRevokedAgainstCertbusCRL() async throws {
+        let issuing = try await onWorkerThread { try Issuing() }
         let scratch = issuing.env.scratch
-        let id = try issuing.issue("leaf", keyType: "EC-P256")
-        func verify() throws -> CommandResult {
+        let id = try await onWorkerThread { try issuing.issue("leaf", keyType: "EC-P256") }
+        @Sendable func verify() throws -> CommandResult {
             try scratch.write(try Issuing.check(try issuing.env.run(["ca", "crl", "tls"])) + "\n", to: "tls.crl")
             try scratch.write(try Issuing.check(try issuing.env.run(["ca", "crl", "tls-root"])) + "\n", to: "tls-root.crl")
             return try CertOpenSSL.run(
                 ["verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "leaf-chain.pem", "-CRLfile", "tls.crl",
                  "-CRLfile", "tls-root.crl", "-purpose", "sslserver", "leaf.pem"], in: scratch)
         }
-        let before = try verify()
+        let before = try await onWorkerThread { try verify() }
         #expect(before.status == 0, "\(before.combined)")
         #expect(before.output.contains("leaf.pem: OK"))
 
-        try Issuing.check(try issuing.env.run(["cert", "revoke", id, "--reason", "keyCompromise", "--wait"], timeout: 180))
-        let after = try verify()
+        let after = try await onWorkerThread {
+            try Issuing.check(try issuing.env.run(["cert", "revoke", id, "--reason", "keyCompromise", "--wait"], timeout: 180))
+            return try verify()
+        }
         #expect(after.status != 0)
         #expect(after.combined.contains("certificate revoked"), "\(after.combined)")
         let crl = try CertOpenSSL.run(["crl", "-in", "tls.crl", "-noout", "-text"], in: scratch)
