@@ -12,17 +12,17 @@ enum ProfileCommands {
 
     static let nameArgument = Argument<String>("name", help: "The profile's name (or id).")
     static let caOption = Option<String>("ca", valueName: "name", required: true, help: "The CA issuing its certificates.")
-    static let daysOption = Option<Int>("days", default: 90, help: "Certificate lifetime in days (TLS server: at most the CA/Browser Forum limit).")
+    static let daysOption = Option<Int>("days", help: "Certificate lifetime in days (TLS server: at most the CA/Browser Forum limit; default: the template's, 90 without one).")
     static let domainOption = Option<String>("domain", valueName: "pattern", repeatable: true, help: "Allowed names: example.com, *.example.com, 192.0.2.1; repeatable or comma-separated (default: any).")
-    static let keyTypesOption = Option<String>("key-types", valueName: "list", default: "EC-P256,EC-P384,RSA,ED25519", help: "Accepted key types.")
+    static let keyTypesOption = Option<String>("key-types", valueName: "list", help: "Accepted key types (default: the template's, EC-P256,EC-P384,RSA,ED25519 without one).")
     static let minRSAOption = Option<Int>("min-rsa-bits", default: 2048, help: "Smallest RSA key accepted (never below 2048).")
     static let approvalFlag = Flag("requires-approval", help: "Requests wait for `certbus approval approve`.")
     static let approvalTTLOption = Option<String>("approval-expires", valueName: "span", default: "7d", help: "How long an approval may stay pending.")
     static let noAutoRenewFlag = Flag("no-auto-renew", help: "Do not renew its certificates automatically.")
     static let renewBeforeOption = Option<String>("renew-before", valueName: "span", help: "Renew this long before expiry (default: two thirds into the lifetime).")
     static let alertDaysOption = Option<String>("alert-days", valueName: "list", default: "30,14,7,1", help: "Expiry alert ladder in days.")
-    static let typeOption = Option<String>("type", valueName: "type", default: "TLS_SERVER", allowed: CertificateType.allCases.map(\.rawValue), help: "TLS_SERVER, TLS_SERVER_CLIENT or TLS_CLIENT.")
-    static let defaultKeyOption = Option<String>("default-key-type", valueName: "type", default: "EC-P256", help: "Key type certbus generates for requests without a CSR.")
+    static let typeOption = Option<String>("type", valueName: "type", allowed: CertificateType.allCases.map(\.rawValue), help: "TLS_SERVER, TLS_SERVER_CLIENT or TLS_CLIENT (default: the template's, TLS_SERVER without one).")
+    static let defaultKeyOption = Option<String>("default-key-type", valueName: "type", help: "Key type certbus generates for requests without a CSR (default: EC-P256).")
     static let templateOption = Option<String>(
         "template", valueName: "name", allowed: ProfileTemplate.all.map(\.name),
         help: "Start from a built-in template (see `certbus profile templates`): tls-server-br for publicly-trusted TLS servers (Baseline Requirements); other options narrow it.")
