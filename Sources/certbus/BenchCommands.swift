@@ -10,5 +10,6 @@ enum BenchCommands {
             BenchQueueCommand.command,
             EventsBenchCommand.command,
             CertBenchCommand.command,
+            ReportBenchCommand.command,
         ])
 }
