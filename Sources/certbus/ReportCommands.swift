@@ -10,7 +10,7 @@ extension ReportFormat: ArgumentValue {}
 /// CertbusServices/Reports; this file parses options and writes the result).
 enum ReportCommands {
     static let format = Option<ReportFormat>(
-        "format", default: .table,
+        "format", valueName: "format", default: .table,
         help: "table (text for a terminal), html (one self-contained page with charts), csv (one file; a section column says which table a row belongs to) or json.")
     static let out = Option<String>(
         "out", short: "o", valueName: "file",
@@ -115,10 +115,13 @@ enum ReportCommands {
     ) throws {
         let context = CommandContext(invocation)
         let chosen = try outputFormat(invocation, json: context.json)
-        let sections = invocation.values(section).flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let sections = invocation.values(section).flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
         if sections.contains("") { throw UsageError("--section needs a section id, e.g. --section certificate_trends") }
         let destination = invocation[out].flatMap { $0 == "-" ? nil : $0 }
-        if let destination, destination.isEmpty { throw UsageError("--out needs a file name (or - for standard output)") }
+        if let destination {
+            if destination.isEmpty { throw UsageError("--out needs a file name (or - for standard output)") }
+            do { try ReportFile.checkDestination(destination) } catch { throw CommandFailure(error.message) }
+        }
 
         let connection = try context.connect(applicationName: "certbus-report")
         defer { connection.close() }
