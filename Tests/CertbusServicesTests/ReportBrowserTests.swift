@@ -79,17 +79,11 @@ import Testing
         return page
     }
 
-    static func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestCluster.uniqueName(prefix: "report-page"))
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func weeklyAndDailyPagesRenderCleanlyWithTheirData() throws {
         try #require(HeadlessChromium.isInstalled, "\(HeadlessChromium.installHint)")
         let db = try Self.database()
         defer { db.drop() }
-        let dir = try Self.folder()
+        let dir = try ReportCommandTests.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
 
         let weekly = try HeadlessChromium.render(try Self.writePage("weekly", db, in: dir), width: 1100, height: 1600)
@@ -114,7 +108,7 @@ import Testing
         try #require(HeadlessChromium.isInstalled, "\(HeadlessChromium.installHint)")
         let db = try Self.database()
         defer { db.drop() }
-        let dir = try Self.folder()
+        let dir = try ReportCommandTests.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = try String(contentsOf: try Self.writePage("weekly", db, in: dir), encoding: .utf8)
 

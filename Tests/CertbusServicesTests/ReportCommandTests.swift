@@ -13,7 +13,7 @@ import Testing
     }
 
     /// A scratch folder, removed by the caller.
-    func folder() throws -> URL {
+    static func folder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent(TestCluster.uniqueName(prefix: "report"))
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
@@ -22,7 +22,7 @@ import Testing
     @Test func everyFormatOfBothReports() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }
-        let dir = try folder()
+        let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = try db.connect()
         let sample = try ReportSampleData(certificates: 300, jobs: 600).insert(on: c)
@@ -88,7 +88,7 @@ import Testing
     @Test func badInputIsRefusedClearlyAndWritesNothing() throws {
         let db = try TestDatabase.create()
         defer { db.drop() }
-        let dir = try folder()
+        let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let usage: [([String], String)] = [
             (["report", "weekly", "--format", "pdf"], "expected one of table, html, csv, json"),

@@ -62,6 +62,20 @@ import Testing
                 """, [job, number, kind, finished, outcome, error])
         }
 
+        /// The attempts both job tests use: in week one an ISSUE_CERT job retried twice then
+        /// successful, a RENEW_CERT job that lost its lease then failed for good, a cancelled NOOP;
+        /// in week two a success; and a failure on the first second after the range.
+        func attempts() throws {
+            try attempt(1, 1, "ISSUE_CERT", "2024-01-02T10:00:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 1)")
+            try attempt(1, 2, "ISSUE_CERT", "2024-01-02T10:05:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 2)")
+            try attempt(1, 3, "ISSUE_CERT", "2024-01-02T10:10:00Z", "SUCCESS")
+            try attempt(2, 1, "RENEW_CERT", "2024-01-03T10:00:00Z", "LEASE_EXPIRED", "lease expired")
+            try attempt(2, 2, "RENEW_CERT", "2024-01-03T11:00:00Z", "FAILED", "certificate 3f2a9c1e-0b6d-4c55-9a7e-2b1f0c9d8e7a is revoked")
+            try attempt(3, 1, "NOOP", "2024-01-04T10:00:00Z", "CANCELLED", "cancelled by operator")
+            try attempt(4, 1, "ISSUE_CERT", "2024-01-09T10:00:00Z", "SUCCESS")
+            try attempt(5, 1, "ISSUE_CERT", ReportQueryTests.until, "RETRY", "after the range")
+        }
+
         /// An alert raised at `created`.
         func alert(
             _ type: String, _ severity: String, entity: String, id: String, cause: String, created: String,
@@ -106,15 +120,8 @@ import Testing
         try f.renewalRequest(for: h, created: "2024-01-14T21:00:00Z", issued: g)
         // Outside the range: a renewal on the first second after it.
         try f.certificate("2024-01-15T00:00:00Z", notAfter: "2024-04-15T00:00:00Z", profile: f.autoProfile, predecessor: a)
-        // Failed issuance and renewal attempts (the success and the cancelled NOOP do not count).
-        try f.attempt(1, 1, "ISSUE_CERT", "2024-01-02T10:00:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 1)")
-        try f.attempt(1, 2, "ISSUE_CERT", "2024-01-02T10:05:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 2)")
-        try f.attempt(1, 3, "ISSUE_CERT", "2024-01-02T10:10:00Z", "SUCCESS")
-        try f.attempt(2, 1, "RENEW_CERT", "2024-01-03T10:00:00Z", "LEASE_EXPIRED", "lease expired")
-        try f.attempt(2, 2, "RENEW_CERT", "2024-01-03T11:00:00Z", "FAILED", "certificate 3f2a9c1e-0b6d-4c55-9a7e-2b1f0c9d8e7a is revoked")
-        try f.attempt(3, 1, "NOOP", "2024-01-04T10:00:00Z", "CANCELLED", "cancelled by operator")
-        try f.attempt(4, 1, "ISSUE_CERT", "2024-01-09T10:00:00Z", "SUCCESS")
-        try f.attempt(5, 1, "ISSUE_CERT", Self.until, "RETRY", "after the range")
+        // Failed issuance and renewal attempts (the successes and the cancelled NOOP do not count).
+        try f.attempts()
 
         let weeks = try rows(c, "SELECT * FROM certbus.report_certificate_weeks($1, $2)")
         #expect(weeks.count == 2)
@@ -150,14 +157,7 @@ import Testing
         let c = try db.connect()
         defer { c.close() }
         let f = try Fixtures(c)
-        try f.attempt(1, 1, "ISSUE_CERT", "2024-01-02T10:00:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 1)")
-        try f.attempt(1, 2, "ISSUE_CERT", "2024-01-02T10:05:00Z", "RETRY", "CA 10.0.0.1:443 unreachable (attempt 2)")
-        try f.attempt(1, 3, "ISSUE_CERT", "2024-01-02T10:10:00Z", "SUCCESS")
-        try f.attempt(2, 1, "RENEW_CERT", "2024-01-03T10:00:00Z", "LEASE_EXPIRED", "lease expired")
-        try f.attempt(2, 2, "RENEW_CERT", "2024-01-03T11:00:00Z", "FAILED", "certificate 3f2a9c1e-0b6d-4c55-9a7e-2b1f0c9d8e7a is revoked")
-        try f.attempt(3, 1, "NOOP", "2024-01-04T10:00:00Z", "CANCELLED", "cancelled by operator")
-        try f.attempt(4, 1, "ISSUE_CERT", "2024-01-09T10:00:00Z", "SUCCESS")
-        try f.attempt(5, 1, "ISSUE_CERT", Self.until, "RETRY", "after the range")
+        try f.attempts()
 
         let byWeek = try rows(c, "SELECT * FROM certbus.report_job_attempts_by_week($1, $2)")
         #expect(byWeek.map { "\($0["week_starting"]!!) \($0["kind"]!!)" } ==

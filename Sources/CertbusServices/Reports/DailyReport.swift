@@ -14,8 +14,7 @@ public enum DailyReport {
     /// Reads the report; `progress` hears the title of each section before it is read.
     /// Throws `ReportError` for a database without the reporting views.
     public static func load(on connection: Connection, progress: (String) -> Void = { _ in }) throws -> OperationsReport {
-        try connection.withTransaction(isolation: .repeatableRead) { c in
-            try c.execute("SET TRANSACTION READ ONLY")
+        try ReportQuery.snapshot(on: connection) { c in
             for view in views { try ReportQuery.requireView(view, on: c) }
             let period = try c.query("SELECT now() - interval '1 day' AS since, now() AS until")[0]
             let since: Date = try period.decode("since")

@@ -31,6 +31,15 @@ enum ReportQuery {
             id: id, title: title, summary: summary, source: source, columns: columns, rows: rows, totalRows: total)
     }
 
+    /// Runs `body` in one read-only REPEATABLE READ transaction, so that every part of a report
+    /// sees the same snapshot of the database.
+    static func snapshot<T>(on connection: Connection, _ body: (Connection) throws -> T) throws -> T {
+        try connection.withTransaction(isolation: .repeatableRead) { c in
+            try c.execute("SET TRANSACTION READ ONLY")
+            return try body(c)
+        }
+    }
+
     /// Fails with a clear message when `function` (a regprocedure text such as
     /// `certbus.report_weeks(timestamptz,timestamptz)`) does not exist: the database was not migrated.
     static func requireFunction(_ function: String, on connection: Connection) throws {

@@ -33,8 +33,7 @@ public enum WeeklyReport {
         for (name, value) in [("weeks", weeks), ("weeks ahead", weeksAhead)] where !(1...maximumWeeks).contains(value) {
             throw ReportError("the number of \(name) must be between 1 and \(maximumWeeks), not \(value)")
         }
-        return try connection.withTransaction(isolation: .repeatableRead) { c in
-            try c.execute("SET TRANSACTION READ ONLY")
+        return try ReportQuery.snapshot(on: connection) { c in
             for function in functions {
                 try ReportQuery.requireFunction("certbus.\(function)(timestamptz,timestamptz)", on: c)
             }
