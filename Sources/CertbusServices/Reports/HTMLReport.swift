@@ -89,7 +89,7 @@ public struct HTMLReport: Sendable {
             out += "<figure>\n" + SVGChart(chart: chart, id: "chart-\(index + 1)").render() + "\n</figure>\n"
         }
         if section.rows.isEmpty {
-            out += "<p class=\"empty\">Nothing in this period.</p>\n"
+            out += "<p class=\"empty\">\(report.kind == .weekly ? "Nothing in this period." : "None.")</p>\n"
         } else {
             out += table(section)
         }

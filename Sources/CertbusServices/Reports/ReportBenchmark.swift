@@ -28,7 +28,7 @@ public struct ReportBenchmark: Sendable {
         /// The weekly report (8 weeks back, 8 ahead): first load after ANALYZE, then the best of three.
         public var weeklyFirstSeconds: Double
         public var weeklyBestSeconds: Double
-        /// Each weekly section's query, best of three, by section id.
+        /// Each weekly section's query, best of three, by section id (in the report's snapshot, JIT off).
         public var weeklySectionSeconds: [String: Double]
         /// The weekly report over 52 weeks, best of three.
         public var weeklyYearBestSeconds: Double
@@ -38,7 +38,7 @@ public struct ReportBenchmark: Sendable {
         public var renderSeconds: [String: Double]
         /// Size of the weekly HTML page in bytes.
         public var htmlBytes: Int
-        /// EXPLAIN (ANALYZE, BUFFERS) of the certificate trends section, to show the index ranges.
+        /// EXPLAIN (ANALYZE, BUFFERS) of the certificate trends section (JIT off, as in the report), to show the index ranges.
         public var certificateTrendsPlan: String
         /// The 1-minute load average at the end.
         public var loadAverage: Double?
@@ -81,10 +81,12 @@ public struct ReportBenchmark: Sendable {
         let since: Date = try period.decode("since"), until: Date = try period.decode("until")
         let horizon: Date = try period.decode("horizon")
         var sections: [String: Double] = [:]
-        for load in WeeklyReport.sectionLoaders {
-            var id = ""
-            let seconds = try best { id = try load(c, since, until, horizon).id }
-            sections[id] = seconds
+        try ReportQuery.snapshot(on: c) { c in
+            for load in WeeklyReport.sectionLoaders {
+                var id = ""
+                let seconds = try best { id = try load(c, since, until, horizon).id }
+                sections[id] = seconds
+            }
         }
         progress("daily report")
         let daily = try best { _ = try DailyReport.load(on: c) }
@@ -95,9 +97,11 @@ public struct ReportBenchmark: Sendable {
             "csv": try best { _ = CSVReport(weekly).render() },
             "json": try best { _ = try ReportJSON.render(weekly) },
         ]
-        let plan = try c.query(
-            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM certbus.report_certificate_weeks($1, $2)", [since, until]
-        ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+        let plan = try ReportQuery.snapshot(on: c) { c in
+            try c.query(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM certbus.report_certificate_weeks($1, $2)", [since, until]
+            ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+        }
         return Result(
             sample: sample, insertSeconds: insertSeconds, weeklyFirstSeconds: first, weeklyBestSeconds: weeklyBest,
             weeklySectionSeconds: sections, weeklyYearBestSeconds: year, dailyBestSeconds: daily, renderSeconds: render,

@@ -32,10 +32,14 @@ enum ReportQuery {
     }
 
     /// Runs `body` in one read-only REPEATABLE READ transaction, so that every part of a report
-    /// sees the same snapshot of the database.
+    /// sees the same snapshot of the database. JIT compilation is off inside it: the report's
+    /// queries read up to a million rows, where PostgreSQL's JIT costs more than it saves (the
+    /// certificate trends over 100,000 certificates and 1.1 million attempts: 2.8 s with JIT,
+    /// 0.8 s without; docs/operations.md).
     static func snapshot<T>(on connection: Connection, _ body: (Connection) throws -> T) throws -> T {
         try connection.withTransaction(isolation: .repeatableRead) { c in
             try c.execute("SET TRANSACTION READ ONLY")
+            try c.execute("SET LOCAL jit = off")
             return try body(c)
         }
     }

@@ -152,11 +152,13 @@ struct SVGChart {
     private func groupedBars(_ scale: ChartScale) -> String {
         var out = ""
         let count = Double(max(1, chart.series.count))
-        let barWidth = band * 0.8 / count
+        // Bars at most 36 px wide: a chart of two categories still looks like a bar chart.
+        let barWidth = min(band * 0.8 / count, 36)
+        let inset = (band - barWidth * count) / 2
         for (c, category) in chart.categories.enumerated() {
             for (s, series) in chart.series.enumerated() {
                 guard let value = series.values[safe: c] ?? nil else { continue }
-                let x = left + band * Double(c) + band * 0.1 + barWidth * Double(s)
+                let x = left + band * Double(c) + inset + barWidth * Double(s)
                 let y = scale.y(value, top: top, height: plotHeight)
                 out += bar(x: x, y: y, width: barWidth, height: top + plotHeight - y,
                            colour: Self.colour(series.tone, index: s), tooltip: "\(category) · \(series.name): \(SVGNumber.text(value, decimals: 2))")
@@ -167,14 +169,15 @@ struct SVGChart {
 
     private func stackedBars(_ scale: ChartScale) -> String {
         var out = ""
-        let barWidth = band * 0.6
+        let barWidth = min(band * 0.6, 72)
+        let inset = (band - barWidth) / 2
         for (c, category) in chart.categories.enumerated() {
             var base = 0.0
             for (s, series) in chart.series.enumerated() {
                 guard let value = series.values[safe: c] ?? nil, value > 0 else { continue }
                 let yTop = scale.y(base + value, top: top, height: plotHeight)
                 let yBottom = scale.y(base, top: top, height: plotHeight)
-                out += bar(x: left + band * Double(c) + band * 0.2, y: yTop, width: barWidth, height: yBottom - yTop,
+                out += bar(x: left + band * Double(c) + inset, y: yTop, width: barWidth, height: yBottom - yTop,
                            colour: Self.colour(series.tone, index: s), tooltip: "\(category) · \(series.name): \(SVGNumber.text(value, decimals: 2))")
                 base += value
             }
