@@ -1,5 +1,5 @@
 import CertbusArguments
-import CertbusServices
+import CertbusBench
 import Foundation
 
 /// `certbus bench report`: the weekly and daily reports over a large synthetic history, in a scratch database.
@@ -17,18 +17,13 @@ enum ReportBenchCommand {
             """,
         options: CommandContext.options + [certificates, jobs]
     ) { invocation in
-        let context = CommandContext(invocation)
         let benchmark = ReportBenchmark(certificates: try invocation.value(certificates), jobs: try invocation.value(jobs))
         guard benchmark.certificates > 0, benchmark.jobs >= 0 else {
             throw UsageError("--certificates must be positive and --jobs not negative")
         }
-        let url = try context.configuration(applicationName: "certbus-bench").connectionString
-        let result: ReportBenchmark.Result
-        do {
-            result = try benchmark.run(connectionString: url) { line in if !context.json { invocation.printError(line) } }
-        } catch let error as ReportError {
-            throw CommandFailure(error.message)
-        }
+        let bench = try BenchInvocation(invocation)
+        let context = bench.context
+        let result = try benchmark.run(connectionString: bench.url, progress: bench.progress)
         if context.json {
             invocation.output.write(try JSONOutput.string(result))
             return

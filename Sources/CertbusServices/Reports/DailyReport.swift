@@ -11,7 +11,7 @@ public enum DailyReport {
     /// The views the report reads.
     static let views = ["daily_operations_summary", "unread_error_alerts", "failed_jobs_last_day", "running_jobs", "queue_depth"]
 
-    /// Reads the report; `progress` hears the title of each section before it is read.
+    /// Reads the report; `progress` hears the name of each part just before it is read.
     /// Throws `ReportError` for a database without the reporting views.
     public static func load(on connection: Connection, progress: (String) -> Void = { _ in }) throws -> OperationsReport {
         try ReportQuery.snapshot(on: connection) { c in
@@ -19,7 +19,7 @@ public enum DailyReport {
             let period = try c.query("SELECT now() - interval '1 day' AS since, now() AS until")[0]
             let since: Date = try period.decode("since")
             let until: Date = try period.decode("until")
-            progress("Summary")
+            progress("summary")
             let summary = try c.query("SELECT * FROM certbus.daily_operations_summary")[0]
             var figures: [OperationsReport.Figure] = []
             for (id, label, attention) in summaryFigures {
@@ -27,10 +27,10 @@ public enum DailyReport {
                 figures.append(.init(id: id, label: label, value: value, needsAttention: attention && (value.number ?? 0) > 0))
             }
             var sections: [ReportSection] = []
-            for load in [unreadErrorAlerts, failedJobs, runningJobs, queueDepth] {
-                let section = try load(c)
-                progress(section.title)
-                sections.append(section)
+            for (title, load) in [("unread ERROR alerts", unreadErrorAlerts), ("failed jobs", failedJobs),
+                                  ("running jobs", runningJobs), ("queue depth", queueDepth)] {
+                progress(title)
+                sections.append(try load(c))
             }
             return OperationsReport(
                 kind: .daily, title: "certbus daily report", generatedAt: until, periodStart: since, periodEnd: until,

@@ -24,7 +24,7 @@ public enum WeeklyReport {
 
     /// Reads the report for the last `weeks` weeks (the current one included) and the
     /// expiries of the next `weeksAhead` weeks (the current one included). `progress` hears
-    /// the title of each section before it is read. Throws `ReportError` for a week count
+    /// the name of each section just before it is read (nothing else happens in between). Throws `ReportError` for a week count
     /// outside 1…520 or a database without the sql/093 functions.
     public static func load(
         on connection: Connection, weeks: Int = defaultWeeks, weeksAhead: Int = defaultWeeksAhead,
@@ -46,10 +46,9 @@ public enum WeeklyReport {
             let until: Date = try period.decode("until")
             let horizon: Date = try period.decode("horizon")
             var sections: [ReportSection] = []
-            for load in sectionLoaders {
-                let section = try load(c, since, until, horizon)
-                progress(section.title)
-                sections.append(section)
+            for (title, load) in sectionLoaders {
+                progress(title)
+                sections.append(try load(c, since, until, horizon))
             }
             return OperationsReport(
                 kind: .weekly, title: "certbus weekly report", generatedAt: until, periodStart: since, periodEnd: until,
@@ -59,9 +58,11 @@ public enum WeeklyReport {
 
     typealias SectionLoader = @Sendable (Connection, Date, Date, Date) throws -> ReportSection
 
-    /// One loader per section, in page order.
-    static let sectionLoaders: [SectionLoader] = [
-        certificateTrends, upcomingExpiries, jobAttempts, jobFailurePatterns, alertVolume, alertPatterns, renewalTimes,
+    /// One loader per section, in page order, with what the progress line says while it reads.
+    static let sectionLoaders: [(String, SectionLoader)] = [
+        ("certificate trends", certificateTrends), ("upcoming expiries", upcomingExpiries),
+        ("job attempts by week", jobAttempts), ("job failure patterns", jobFailurePatterns),
+        ("alert volume", alertVolume), ("alert patterns", alertPatterns), ("time to renew", renewalTimes),
     ]
 
     static func certificateTrends(_ c: Connection, since: Date, until: Date, horizon: Date) throws -> ReportSection {

@@ -1,12 +1,12 @@
-import CertbusDatabase
+import CertbusServices
 import Foundation
 import Postgres
 
 /// `certbus bench report`: how long the weekly and daily reports take over a large history,
-/// measured in a scratch database created next to the configured one (needs CREATEDB) and
-/// dropped after. The history is `ReportSampleData` of the given size; after VACUUM ANALYZE
-/// each report is loaded once cold and then three times (best kept), each weekly section is
-/// timed on its own, and the HTML, CSV and JSON renderings are timed.
+/// measured in a `ScratchDatabase`. The history is `ReportSampleData` of the given size; after
+/// VACUUM ANALYZE each report is loaded once cold and then three times (best kept), the weekly
+/// sections are timed one by one (from the report's own progress announcements, which come
+/// before each section is read), and the HTML, CSV and JSON renderings are timed.
 public struct ReportBenchmark: Sendable {
     /// About how many certificates.
     public var certificates: Int
@@ -28,7 +28,7 @@ public struct ReportBenchmark: Sendable {
         /// The weekly report (8 weeks back, 8 ahead): first load after ANALYZE, then the best of three.
         public var weeklyFirstSeconds: Double
         public var weeklyBestSeconds: Double
-        /// Each weekly section's query, best of three, by section id (in the report's snapshot, JIT off).
+        /// Each weekly section's read, best of three, by section title.
         public var weeklySectionSeconds: [String: Double]
         /// The weekly report over 52 weeks, best of three.
         public var weeklyYearBestSeconds: Double
@@ -38,7 +38,7 @@ public struct ReportBenchmark: Sendable {
         public var renderSeconds: [String: Double]
         /// Size of the weekly HTML page in bytes.
         public var htmlBytes: Int
-        /// EXPLAIN (ANALYZE, BUFFERS) of the certificate trends section (JIT off, as in the report), to show the index ranges.
+        /// EXPLAIN (ANALYZE, BUFFERS) of the certificate trends function (JIT off, as in the report).
         public var certificateTrendsPlan: String
         /// The 1-minute load average at the end.
         public var loadAverage: Double?
@@ -46,48 +46,37 @@ public struct ReportBenchmark: Sendable {
 
     /// Runs it; `progress` receives one line per phase.
     public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> Result {
-        guard certificates > 0, jobs >= 0 else { throw ReportError("certificates must be positive and jobs not negative") }
-        let admin = try Connection.connect(connectionString, applicationName: "certbus-bench")
-        defer { admin.close() }
-        let name = "certbus_bench_report_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
-        let quoted = try admin.quoteIdentifier(name)
-        try admin.execute("CREATE DATABASE \(quoted)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)") }
-        let c = try Connection.connect(
-            AuditBenchmark.connectionString(connectionString, database: name), applicationName: "certbus-bench")
+        guard certificates > 0, jobs >= 0 else { throw BenchmarkError("certificates must be positive and jobs not negative") }
+        let scratch = try ScratchDatabase(near: connectionString, purpose: "report")
+        defer { scratch.drop() }
+        let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
-        progress("migrating scratch database \(name)")
-        _ = try Migrator.located().migrate(c)
         var sample: ReportSampleData.Summary!
-        let insertSeconds = try AuditBenchmark.time {
+        let insertSeconds = try BenchClock.time {
             sample = try ReportSampleData(certificates: certificates, jobs: jobs).insert(on: c, progress: progress)
         }
         progress("VACUUM ANALYZE")
         try c.execute("VACUUM ANALYZE")
 
-        func best(_ runs: Int = 3, _ body: () throws -> Void) throws -> Double {
-            var times: [Double] = []
-            for _ in 0..<runs { times.append(try AuditBenchmark.time(body)) }
-            return times.min() ?? 0
+        func best(_ body: () throws -> Void) throws -> Double {
+            try (0..<3).map { _ in try BenchClock.time(body) }.min() ?? 0
         }
         progress("weekly report")
         var weekly: OperationsReport!
-        let first = try AuditBenchmark.time { weekly = try WeeklyReport.load(on: c) }
-        let weeklyBest = try best { weekly = try WeeklyReport.load(on: c) }
-        let year = try best { _ = try WeeklyReport.load(on: c, weeks: 52, weeksAhead: 52) }
-        progress("weekly report, each section")
-        let period = try c.query(
-            "SELECT date_trunc('week', now()) - interval '7 weeks' AS since, now() AS until, date_trunc('week', now()) + interval '8 weeks' AS horizon")[0]
-        let since: Date = try period.decode("since"), until: Date = try period.decode("until")
-        let horizon: Date = try period.decode("horizon")
+        let first = try BenchClock.time { weekly = try WeeklyReport.load(on: c) }
         var sections: [String: Double] = [:]
-        try ReportQuery.snapshot(on: c) { c in
-            for load in WeeklyReport.sectionLoaders {
-                var id = ""
-                let seconds = try best { id = try load(c, since, until, horizon).id }
-                sections[id] = seconds
+        let weeklyBest = try best {
+            // Each section's time runs from its announcement to the next one (or the end).
+            var marks: [(String, DispatchTime)] = []
+            weekly = try WeeklyReport.load(on: c) { marks.append(($0, DispatchTime.now())) }
+            let end = DispatchTime.now()
+            for (index, (title, start)) in marks.enumerated() {
+                let stop = index + 1 < marks.count ? marks[index + 1].1 : end
+                let seconds = Double(stop.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+                sections[title] = min(sections[title] ?? .infinity, seconds)
             }
         }
+        let year = try best { _ = try WeeklyReport.load(on: c, weeks: 52, weeksAhead: 52) }
         progress("daily report")
         let daily = try best { _ = try DailyReport.load(on: c) }
         progress("rendering")
@@ -97,14 +86,18 @@ public struct ReportBenchmark: Sendable {
             "csv": try best { _ = CSVReport(weekly).render() },
             "json": try best { _ = try ReportJSON.render(weekly) },
         ]
-        let plan = try ReportQuery.snapshot(on: c) { c in
-            try c.query(
-                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM certbus.report_certificate_weeks($1, $2)", [since, until]
+        let plan = try c.withTransaction { c in
+            try c.execute("SET LOCAL jit = off")
+            return try c.query(
+                """
+                EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+                SELECT * FROM certbus.report_certificate_weeks(date_trunc('week', now()) - interval '7 weeks', now())
+                """
             ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
         }
         return Result(
             sample: sample, insertSeconds: insertSeconds, weeklyFirstSeconds: first, weeklyBestSeconds: weeklyBest,
             weeklySectionSeconds: sections, weeklyYearBestSeconds: year, dailyBestSeconds: daily, renderSeconds: render,
-            htmlBytes: html.utf8.count, certificateTrendsPlan: plan, loadAverage: AuditBenchmark.loadAverage())
+            htmlBytes: html.utf8.count, certificateTrendsPlan: plan, loadAverage: BenchClock.loadAverage())
     }
 }
