@@ -20,8 +20,8 @@ let package = Package(
 
         // Safe Swift over libpq: the only module that touches libpq.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
-        // A private PostgreSQL cluster started from the system's binaries.
-        .target(name: "EmbeddedPostgres"),
+        // A private PostgreSQL cluster started from the system's binaries (PKI for SHA-256 only).
+        .target(name: "EmbeddedPostgres", dependencies: ["PKI"]),
         // Keys, CSRs, certificates, CRLs, hashing, signing, secrets at rest.
         .target(name: "PKI", dependencies: ["COpenSSL"]),
         // Minimal HTTP/1.1 client and server (plain or TLS via OpenSSL).
@@ -38,6 +38,10 @@ let package = Package(
         .target(
             name: "CertbusServices",
             dependencies: ["Postgres", "PKI", "CertbusHTTP", "CertbusCore", "CertbusDatabase", "CertbusBus"]),
+        // Benchmarks (`certbus bench ...`): nothing in the product depends on this module.
+        .target(
+            name: "CertbusBench",
+            dependencies: ["Postgres", "PKI", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusServices"]),
         // Test support: throwaway databases on a per-process embedded cluster.
         .target(name: "CertbusTesting", dependencies: ["Postgres", "EmbeddedPostgres", "CertbusDatabase"]),
         // The command line.
@@ -45,7 +49,7 @@ let package = Package(
             name: "certbus",
             dependencies: [
                 "Postgres", "EmbeddedPostgres", "PKI", "CertbusHTTP", "CertbusCore", "CertbusArguments",
-                "CertbusDatabase", "CertbusBus", "CertbusServices",
+                "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusBench",
             ]),
 
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "CertbusTesting"]),
@@ -60,6 +64,7 @@ let package = Package(
             name: "CertbusServicesTests",
             dependencies: ["CertbusServices", "CertbusTesting", "PKI", "CertbusHTTP"]),
         .testTarget(name: "CertbusCLITests", dependencies: ["CertbusTesting", "certbus"]),
+        .testTarget(name: "CertbusBenchTests", dependencies: ["CertbusBench", "CertbusTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import PKI
 
 /// Where a cluster's files are: the data directory actually used, the socket
 /// directory, and the files certbus keeps next to them.
@@ -69,13 +70,13 @@ struct ClusterLayout: Sendable, Equatable {
 
     /// `/var/tmp/certbus-<hash>/postgres` for a requested path.
     static func relocatedDataDirectory(for requested: String) -> String {
-        "/var/tmp/certbus-\(SHA256Digest.hex(requested).prefix(16))/postgres"
+        "/var/tmp/certbus-\(SHA256.hexDigest(Data(requested.utf8)).prefix(16))/postgres"
     }
 
     /// The data directory itself if the socket path fits in `sun_path`, else a short `/tmp` directory.
     static func socketDirectory(for dataDirectory: String, port: Int) -> String {
         if (dataDirectory + "/.s.PGSQL.\(port)").utf8.count <= maximumSocketPathLength { return dataDirectory }
-        return "/tmp/certbus-\(SHA256Digest.hex(dataDirectory).prefix(12))"
+        return "/tmp/certbus-\(SHA256.hexDigest(Data(dataDirectory.utf8)).prefix(12))"
     }
 
     /// `path` made absolute against the current directory, with `.`/`..` and duplicate slashes removed.

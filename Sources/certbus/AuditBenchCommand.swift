@@ -1,5 +1,5 @@
 import CertbusArguments
-import CertbusServices
+import CertbusBench
 import Foundation
 
 /// `certbus bench audit`: audit insert overhead, sealing and verification rates,
@@ -18,17 +18,15 @@ enum AuditBenchCommand {
             """,
         options: CommandContext.options + [transactions, rows, batchSize]
     ) { invocation in
-        let context = CommandContext(invocation)
         let benchmark = AuditBenchmark(
             transactions: invocation[transactions] ?? 2000, rows: invocation[rows] ?? 200_000,
             batchSize: invocation[batchSize] ?? 5000)
         guard benchmark.transactions > 0, benchmark.rows > 0, benchmark.batchSize > 0 else {
             throw UsageError("--transactions, --rows and --batch-size must be positive")
         }
-        let url = try context.configuration(applicationName: "certbus-bench").connectionString
-        let result = try benchmark.run(connectionString: url) { line in
-            if !context.json { invocation.printError(line) }
-        }
+        let bench = try BenchInvocation(invocation)
+        let context = bench.context
+        let result = try benchmark.run(connectionString: bench.url, progress: bench.progress)
         if context.json {
             invocation.output.write(try JSONOutput.string(JSONValue.object([
                 "transactions": .int(result.transactions),

@@ -1,5 +1,5 @@
 import CertbusArguments
-import CertbusServices
+import CertbusBench
 import Foundation
 
 /// `certbus bench issue`: ISSUE_CERT end to end in certificates per second.
@@ -20,16 +20,14 @@ enum CertBenchCommand {
             """,
         options: CommandContext.options + [certificates, workers, concurrency, batch, batchSize]
     ) { invocation in
-        let context = CommandContext(invocation)
         let counts = invocation[workers]!.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard counts.allSatisfy({ ($0 ?? 0) > 0 }), !counts.isEmpty else { throw UsageError("--workers wants positive counts, e.g. 1,4") }
         let benchmark = IssueBenchmark(certificates: invocation[certificates]!, workerCounts: counts.compactMap { $0 },
                                        concurrency: invocation[concurrency]!, batched: invocation[batch], batchSize: invocation[batchSize]!)
         guard benchmark.certificates > 0, benchmark.concurrency > 0 else { throw UsageError("--certificates and --concurrency must be positive") }
-        let url = try context.configuration(applicationName: "certbus-bench").connectionString
-        let rounds = try benchmark.run(connectionString: url) { line in
-            if !context.json { invocation.printError(line) }
-        }
+        let bench = try BenchInvocation(invocation)
+        let context = bench.context
+        let rounds = try benchmark.run(connectionString: bench.url, progress: bench.progress)
         if context.json {
             invocation.output.write(try JSONOutput.string(JSONValue.array(rounds.map {
                 .object(["workers": .int($0.workers), "batched": .bool(benchmark.batched), "concurrency": .int(benchmark.concurrency), "certificates": .int($0.certificates),

@@ -1,5 +1,5 @@
 import CertbusArguments
-import CertbusServices
+import CertbusBench
 import Foundation
 
 /// `certbus bench events`: dispatch throughput and the expiry scan over many certificates, in a scratch database.
@@ -18,17 +18,15 @@ enum EventsBenchCommand {
             """,
         options: CommandContext.options + [events, certificates, batchSize]
     ) { invocation in
-        let context = CommandContext(invocation)
         let benchmark = EventsBenchmark(
             events: invocation[events] ?? 20_000, certificates: invocation[certificates] ?? 1_000_000,
             batchSize: invocation[batchSize] ?? 500)
         guard benchmark.events > 0, benchmark.certificates > 0, benchmark.batchSize > 0 else {
             throw UsageError("--events, --certificates and --batch-size must be positive")
         }
-        let url = try context.configuration(applicationName: "certbus-bench").connectionString
-        let result = try benchmark.run(connectionString: url) { line in
-            if !context.json { invocation.printError(line) }
-        }
+        let bench = try BenchInvocation(invocation)
+        let context = bench.context
+        let result = try benchmark.run(connectionString: bench.url, progress: bench.progress)
         if context.json {
             invocation.output.write(try JSONOutput.string(result))
             return

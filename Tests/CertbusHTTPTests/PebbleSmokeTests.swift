@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 import CertbusHTTP
+import PKI
 
 /// The client against Debian's pebble ACME test server (skipped when pebble is not installed).
 @Suite(.enabled(if: PebbleServer.isInstalled, "needs /usr/bin/pebble (apt-get install pebble)"))
@@ -25,7 +26,7 @@ struct PebbleSmokeTests {
         let nonce = try await client.send(HTTPClientRequest(method: .head, url: newNonce))
         #expect(nonce.status == 200)
         let value = try #require(nonce.headers["Replay-Nonce"])
-        #expect(Data(base64URLEncoded: value) != nil)
+        #expect(Base64URL.decode(value) != nil)
 
         let roots = try await client.get(URL(string: "https://127.0.0.1:\(pebble.managementPort)/roots/0")!)
         #expect(roots.bodyText?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)

@@ -16,7 +16,7 @@ import Testing
 
     func decode(_ body: Data) throws -> (header: [String: Any], payload: String, body: Body) {
         let parsed = try JSONDecoder().decode(Body.self, from: body)
-        let headerData = try #require(Data(base64URLEncoded: parsed.protected))
+        let headerData = try #require(Base64URL.decode(parsed.protected))
         let header = try #require(try JSONSerialization.jsonObject(with: headerData) as? [String: Any])
         return (header, parsed.payload, parsed)
     }
@@ -36,8 +36,8 @@ import Testing
         #expect(header["kid"] == nil)
         let sentJWK = try #require(header["jwk"] as? [String: String])
         #expect(sentJWK == jwk.members)
-        #expect(Data(base64URLEncoded: payload) == Data(#"{"termsOfServiceAgreed":true}"#.utf8))
-        let signature = try #require(Data(base64URLEncoded: parsed.signature))
+        #expect(Base64URL.decode(payload) == Data(#"{"termsOfServiceAgreed":true}"#.utf8))
+        let signature = try #require(Base64URL.decode(parsed.signature))
         #expect(signature.count == 64)  // raw r || s
         let input = Data("\(parsed.protected).\(parsed.payload)".utf8)
         #expect(try key.publicKey.verifyJWSSignature(signature, for: input))
@@ -55,7 +55,7 @@ import Testing
         #expect(header["kid"] as? String == "https://ca.example/acme/acct/42")
         #expect(header["jwk"] == nil)
         #expect(payload == "")
-        let signature = try #require(Data(base64URLEncoded: parsed.signature))
+        let signature = try #require(Base64URL.decode(parsed.signature))
         #expect(try key.publicKey.verifyJWSSignature(signature, for: Data("\(parsed.protected).".utf8)))
     }
 

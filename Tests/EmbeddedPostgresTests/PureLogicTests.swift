@@ -3,18 +3,15 @@ import Testing
 
 @testable import EmbeddedPostgres
 
-@Suite("SHA-256")
-struct SHA256DigestTests {
-    @Test func knownVectors() {
-        #expect(SHA256Digest.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256Digest.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(
-            SHA256Digest.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        // Two blocks after padding (56..<64 bytes of input).
-        #expect(
-            SHA256Digest.hex(String(repeating: "a", count: 60))
-                == "11ee391211c6256460b6ed375957fadd8061cafbb31daf967db875aebd5aaad4")
+@Suite("Derived directory names")
+struct DerivedDirectoryNameTests {
+    /// The names are SHA-256 prefixes of the paths; they must never change, or a cluster relocated
+    /// or given a short socket directory by an earlier certbus would no longer be found.
+    @Test func areStableSHA256Prefixes() {
+        #expect(ClusterLayout.relocatedDataDirectory(for: "/srv/certbus/.certbus/postgres")
+            == "/var/tmp/certbus-c37b039d99543f3a/postgres")
+        let long = "/var/tmp/" + String(repeating: "x", count: 100)
+        #expect(ClusterLayout.socketDirectory(for: long, port: 5432) == "/tmp/certbus-82509cae5b81")
     }
 }
 

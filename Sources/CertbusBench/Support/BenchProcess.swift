@@ -41,7 +41,7 @@ final class BenchProcess: @unchecked Sendable {
         }
         var child: pid_t = 0
         let rc = posix_spawn(&child, program, &actions, &attributes, argv + [nil], envp + [nil])
-        guard rc == 0 else { throw CommandFailure("could not start \(program): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw BenchmarkError("could not start \(program): \(String(cString: strerror(rc)))") }
         pid = child
     }
 
@@ -89,5 +89,14 @@ final class BenchProcess: @unchecked Sendable {
     deinit {
         stop(grace: 2)
         try? FileManager.default.removeItem(atPath: logFile)
+    }
+}
+
+extension BenchProcess {
+    /// Runs `program` to completion and returns its output.
+    static func output(_ program: String, _ arguments: [String]) throws -> String {
+        let process = try BenchProcess(program, arguments)
+        guard process.wait(timeout: 30) == 0 else { throw BenchmarkError("\(program) failed: \(process.log)") }
+        return process.log
     }
 }

@@ -1,5 +1,5 @@
 import CertbusCore
-import CertbusDatabase
+import CertbusServices
 import Foundation
 import PKI
 import Postgres
@@ -57,19 +57,12 @@ public struct AuditBenchmark: Sendable {
     /// measures, and drops it. `progress` receives one line per phase.
     public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> Result {
         guard transactions > 0, rows > 0, batchSize > 0 else {
-            throw AuditError("transactions, rows and batch size must be positive")
+            throw BenchmarkError("transactions, rows and batch size must be positive")
         }
-        let admin = try Connection.connect(connectionString, applicationName: "certbus-bench")
-        defer { admin.close() }
-        let name = "certbus_bench_audit_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
-        let quoted = try admin.quoteIdentifier(name)
-        try admin.execute("CREATE DATABASE \(quoted)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)") }
-        let c = try Connection.connect(
-            Self.connectionString(connectionString, database: name), applicationName: "certbus-bench")
+        let scratch = try ScratchDatabase(near: connectionString, purpose: "audit")
+        defer { scratch.drop() }
+        let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
-        progress("migrating scratch database \(name)")
-        _ = try Migrator.located().migrate(c)
         try c.execute(
             """
             CREATE TABLE public.bench_lifecycle (
@@ -105,14 +98,14 @@ public struct AuditBenchmark: Sendable {
         let rounds = 10
         let perRound = max(1, transactions / rounds)
         for round in 0..<rounds {
-            var cpu = Self.cpuSeconds(backend: c.backendPID)
-            baseline += try Self.time { for i in 0..<perRound { try lifecycle(audit: false, round * perRound + i) } }
-            var after = Self.cpuSeconds(backend: c.backendPID)
-            baselineCPU = Self.difference(after, cpu).flatMap { d in baselineCPU.map { $0 + d } }
+            var cpu = BenchClock.cpuSeconds(backend: c.backendPID)
+            baseline += try BenchClock.time { for i in 0..<perRound { try lifecycle(audit: false, round * perRound + i) } }
+            var after = BenchClock.cpuSeconds(backend: c.backendPID)
+            baselineCPU = BenchClock.difference(after, cpu).flatMap { d in baselineCPU.map { $0 + d } }
             cpu = after
-            audited += try Self.time { for i in 0..<perRound { try lifecycle(audit: true, round * perRound + i) } }
-            after = Self.cpuSeconds(backend: c.backendPID)
-            auditedCPU = Self.difference(after, cpu).flatMap { d in auditedCPU.map { $0 + d } }
+            audited += try BenchClock.time { for i in 0..<perRound { try lifecycle(audit: true, round * perRound + i) } }
+            after = BenchClock.cpuSeconds(backend: c.backendPID)
+            auditedCPU = BenchClock.difference(after, cpu).flatMap { d in auditedCPU.map { $0 + d } }
         }
         let timed = perRound * rounds
         let baselineMicros = baseline / Double(timed) * 1_000_000
@@ -121,7 +114,7 @@ public struct AuditBenchmark: Sendable {
         _ = try sealer.sealAvailable(on: c)  // the lifecycle rows
 
         progress("inserting \(rows) audit rows")
-        let insertSeconds = try Self.time {
+        let insertSeconds = try BenchClock.time {
             var remaining = rows
             while remaining > 0 {
                 let n = min(remaining, 50_000)
@@ -138,22 +131,22 @@ public struct AuditBenchmark: Sendable {
         try c.execute("VACUUM ANALYZE certbus.audit_log")
         progress("sealing")
         var sealed = 0
-        let sealCPUStart = Self.cpuSeconds(backend: c.backendPID)
-        let sealSeconds = try Self.time { sealed = try sealer.sealAvailable(on: c) }
-        let sealCPU = Self.cpuSeconds(backend: c.backendPID)
+        let sealCPUStart = BenchClock.cpuSeconds(backend: c.backendPID)
+        let sealSeconds = try BenchClock.time { sealed = try sealer.sealAvailable(on: c) }
+        let sealCPU = BenchClock.cpuSeconds(backend: c.backendPID)
         let key = try AuditSigningKey(privateKey: PrivateKey.generate(.ed25519))
         _ = try AuditCheckpointWriter(key: key).writeIfDue(on: c)
         _ = try sealer.sealAvailable(on: c)
         try c.execute("VACUUM ANALYZE certbus.audit_log")
         progress("verifying")
         var report = AuditVerificationReport()
-        let verifyCPUStart = Self.cpuSeconds(backend: c.backendPID)
-        let verifySeconds = try Self.time {
+        let verifyCPUStart = BenchClock.cpuSeconds(backend: c.backendPID)
+        let verifySeconds = try BenchClock.time {
             report = try AuditVerifier(trustedPublicKey: key.publicKey).verify(on: c)
         }
-        let verifyCPU = Self.cpuSeconds(backend: c.backendPID)
+        let verifyCPU = BenchClock.cpuSeconds(backend: c.backendPID)
         guard report.valid else {
-            throw AuditError("benchmark chain did not verify: \(report.problem?.description ?? "?")")
+            throw BenchmarkError("benchmark chain did not verify: \(report.problem?.description ?? "?")")
         }
         return Result(
             transactions: timed, baselineMicroseconds: baselineMicros, auditedMicroseconds: auditedMicros,
@@ -161,60 +154,7 @@ public struct AuditBenchmark: Sendable {
             auditedCPUMicroseconds: auditedCPU.map { $0 / Double(timed) * 1_000_000 },
             sealedRows: sealed, sealSeconds: sealSeconds, verifiedRows: Int(report.rowsVerified),
             verifySeconds: verifySeconds, bulkInsertRowsPerSecond: Double(rows) / insertSeconds,
-            sealCPUSeconds: Self.difference(sealCPU, sealCPUStart), verifyCPUSeconds: Self.difference(verifyCPU, verifyCPUStart),
-            loadAverage: Self.loadAverage())
-    }
-
-    static func difference(_ end: Double?, _ start: Double?) -> Double? {
-        guard let end, let start else { return nil }
-        return end - start
-    }
-
-    /// CPU seconds used so far by this process plus the backend `pid` (from /proc), nil if unreadable.
-    static func cpuSeconds(backend pid: Int32) -> Double? {
-        var usage = rusage()
-        #if canImport(Glibc)
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-            getrusage(RUSAGE_SELF, &usage)
-        #endif
-        let own = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
-        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return own + (utime + stime) / ticks
-    }
-
-    static func loadAverage() -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
-        return text.split(separator: " ").first.flatMap { Double($0) }
-    }
-
-    static func time(_ body: () throws -> Void) throws -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    /// `base` pointing at database `database`: the URL's path replaced, or a
-    /// `dbname=` keyword appended to a keyword/value string (the last one wins).
-    public static func connectionString(_ base: String, database: String) -> String {
-        if base.hasPrefix("postgres://") || base.hasPrefix("postgresql://") {
-            let schemeEnd = base.range(of: "://")!.upperBound
-            let rest = base[schemeEnd...]
-            let pathStart = rest.firstIndex(of: "/")
-            let queryStart = rest.firstIndex(of: "?")
-            let authorityEnd = [pathStart, queryStart].compactMap { $0 }.min() ?? rest.endIndex
-            let encoded = database.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["_", "-", "."])) ?? database
-            let query = queryStart.map { String(rest[$0...]) } ?? ""
-            return String(base[..<schemeEnd]) + rest[..<authorityEnd] + "/" + encoded + query
-        }
-        let escaped = database.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
-        return base + " dbname='\(escaped)'"
+            sealCPUSeconds: BenchClock.difference(sealCPU, sealCPUStart), verifyCPUSeconds: BenchClock.difference(verifyCPU, verifyCPUStart),
+            loadAverage: BenchClock.loadAverage())
     }
 }

@@ -1,6 +1,6 @@
 import CertbusBus
 import CertbusCore
-import CertbusDatabase
+import CertbusServices
 import Foundation
 import PKI
 import Postgres
@@ -52,20 +52,13 @@ public struct IssueBenchmark: Sendable {
     /// Runs every round and returns them; `progress` receives one line per phase.
     public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> [Round] {
         guard certificates > 0, concurrency > 0, !workerCounts.isEmpty, workerCounts.allSatisfy({ $0 > 0 }) else {
-            throw RequestRefusal(.invalidRequest, "certificates, concurrency and worker counts must be positive")
+            throw BenchmarkError("certificates, concurrency and worker counts must be positive")
         }
-        let admin = try Connection.connect(connectionString, applicationName: "certbus-bench")
-        defer { admin.close() }
-        let name = "certbus_bench_issue_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
-        let quoted = try admin.quoteIdentifier(name)
-        try admin.execute("CREATE DATABASE \(quoted)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)") }
-        let url = AuditBenchmark.connectionString(connectionString, database: name)
-        let configuration = ConnectionConfiguration(url, applicationName: "certbus-bench")
-        let c = try Connection(configuration: configuration)
+        let scratch = try ScratchDatabase(near: connectionString, purpose: "issue")
+        defer { scratch.drop() }
+        let configuration = ConnectionConfiguration(scratch.connectionString, applicationName: "certbus-bench")
+        let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
-        progress("migrating scratch database \(name)")
-        _ = try Migrator.located().migrate(c)
 
         let kek = KeyEncryptionKey(key: try SecretBox.Key.generate(), path: "(benchmark)")
         let registry = CertificateAuthorityRegistry.standard(
@@ -101,10 +94,10 @@ public struct IssueBenchmark: Sendable {
                 buffer[i] = try CertificateSigningRequest.create(
                     key: key, subject: DistinguishedName(commonName: name), subjectAlternativeNames: [.dnsName(name)]).pem
             } catch {
-                failure.set(error)
+                failure.value = error
             }
         }
-        if let error = failure.get() { throw error }
+        if let error = failure.value { throw error }
         return results.map { $0! }
     }
 
@@ -153,22 +146,13 @@ public struct IssueBenchmark: Sendable {
             let failed: Int = try c.query("SELECT count(*) AS n FROM certbus.jobs WHERE status = 'FAILED'").firstRow!.decode("n")
             if failed > 0 {
                 let error: String? = try c.query("SELECT error FROM certbus.jobs WHERE status = 'FAILED' LIMIT 1").firstRow!.decode("error")
-                throw RequestRefusal(.invalidRequest, "\(failed) benchmark jobs failed, e.g.: \(error ?? "?")")
+                throw BenchmarkError("\(failed) benchmark jobs failed, e.g.: \(error ?? "?")")
             }
         }
         let seconds = Date().timeIntervalSince(start)
         let after = try c.query("SELECT (SELECT count(*) FROM certbus.audit_log) AS a, (SELECT count(*) FROM certbus.events) AS e").firstRow!
         return Round(workers: count, certificates: csrs.count, seconds: seconds,
                      auditRows: try after.decode("a", as: Int.self) - startAudit, events: try after.decode("e", as: Int.self) - startEvents,
-                     loadAverage: AuditBenchmark.loadAverage())
+                     loadAverage: BenchClock.loadAverage())
     }
-}
-
-/// A lock-protected value.
-final class BenchLocked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
-    func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
 }

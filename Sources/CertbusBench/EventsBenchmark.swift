@@ -1,5 +1,5 @@
 import CertbusCore
-import CertbusDatabase
+import CertbusServices
 import Foundation
 import Postgres
 
@@ -48,19 +48,13 @@ public struct EventsBenchmark: Sendable {
     /// Runs everything; `progress` receives one line per phase.
     public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> Result {
         guard events > 0, certificates > 0, batchSize > 0 else {
-            throw EventQueryError("events, certificates and batch size must be positive")
+            throw BenchmarkError("events, certificates and batch size must be positive")
         }
-        let admin = try Connection.connect(connectionString, applicationName: "certbus-bench")
-        defer { admin.close() }
-        let name = "certbus_bench_events_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
-        let quoted = try admin.quoteIdentifier(name)
-        try admin.execute("CREATE DATABASE \(quoted)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)") }
-        let url = AuditBenchmark.connectionString(connectionString, database: name)
-        let c = try Connection.connect(url, applicationName: "certbus-bench")
+        let scratch = try ScratchDatabase(near: connectionString, purpose: "events")
+        defer { scratch.drop() }
+        let url = scratch.connectionString
+        let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
-        progress("migrating scratch database \(name)")
-        _ = try Migrator.located().migrate(c)
         let actor = Actor.system("bench")
 
         func emit(_ type: EventType, _ n: Int) throws {
@@ -74,19 +68,19 @@ public struct EventsBenchmark: Sendable {
             try c.execute("VACUUM ANALYZE certbus.events")
         }
         func drain(dispatchers: Int) throws -> Double {
-            let errors = LockedErrors()
-            let seconds = try AuditBenchmark.time {
+            let errors = BenchLocked<[String]>([])
+            let seconds = BenchClock.time {
                 DispatchQueue.concurrentPerform(iterations: dispatchers) { i in
                     do {
                         let conn = try Connection.connect(url, applicationName: "certbus-bench-dispatcher")
                         defer { conn.close() }
                         _ = try EventDispatcher(batchSize: batchSize, identity: "bench-\(i)").drain(on: conn)
                     } catch {
-                        errors.append("\(error)")
+                        errors.update { $0.append("\(error)") }
                     }
                 }
             }
-            if let first = errors.first { throw EventQueryError("dispatcher failed: \(first)") }
+            if let first = errors.value.first { throw BenchmarkError("dispatcher failed: \(first)") }
             return seconds
         }
 
@@ -138,20 +132,20 @@ public struct EventsBenchmark: Sendable {
 
         progress("expiry scan, first run")
         var firstSummary = ExpiryScanSummary()
-        let firstScan = try AuditBenchmark.time { firstSummary = try CertificateExpiryScan().run(on: c) }
+        let firstScan = try BenchClock.time { firstSummary = try CertificateExpiryScan().run(on: c) }
         try c.execute("VACUUM ANALYZE certbus.certificates")
         try c.execute("VACUUM ANALYZE certbus.certificate_expiry_marks")
         progress("expiry scan, steady state")
         var steady: [Double] = []
         var candidates = 0
         for _ in 0..<3 {
-            steady.append(try AuditBenchmark.time { candidates = try CertificateExpiryScan().run(on: c).withoutReplacement })
+            steady.append(try BenchClock.time { candidates = try CertificateExpiryScan().run(on: c).withoutReplacement })
         }
         progress("expiry alerts, first run and steady state")
-        let firstAlerts = try AuditBenchmark.time { _ = try ExpiryAlerts().run(on: c) }
+        let firstAlerts = try BenchClock.time { _ = try ExpiryAlerts().run(on: c) }
         try c.execute("VACUUM ANALYZE certbus.alerts")
         var steadyAlerts: [Double] = []
-        for _ in 0..<3 { steadyAlerts.append(try AuditBenchmark.time { _ = try ExpiryAlerts().run(on: c) }) }
+        for _ in 0..<3 { steadyAlerts.append(try BenchClock.time { _ = try ExpiryAlerts().run(on: c) }) }
         let plan = try c.query(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM (\(CertificateExpiryScan.candidatesSQL)) candidates"
         ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
@@ -161,14 +155,6 @@ public struct EventsBenchmark: Sendable {
             triggeredEventsPerSecondTwoDispatchers: triggeredTwo, channelEventsPerSecond: channel,
             certificates: certificates, expiringCandidates: candidates, firstScanSeconds: firstScan,
             firstScan: firstSummary.description, steadyScanSeconds: steady.min() ?? 0, firstAlertSeconds: firstAlerts,
-            steadyAlertSeconds: steadyAlerts.min() ?? 0, plan: plan, loadAverage: AuditBenchmark.loadAverage())
+            steadyAlertSeconds: steadyAlerts.min() ?? 0, plan: plan, loadAverage: BenchClock.loadAverage())
     }
-}
-
-/// Errors collected from concurrent benchmark threads.
-final class LockedErrors: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [String] = []
-    func append(_ error: String) { lock.withLock { errors.append(error) } }
-    var first: String? { lock.withLock { errors.first } }
 }

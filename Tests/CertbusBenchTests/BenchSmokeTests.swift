@@ -1,0 +1,106 @@
+import CertbusBench
+import CertbusTesting
+import Foundation
+import Testing
+
+/// Each `certbus bench` subcommand run end to end with tiny sizes, so a change that breaks a
+/// benchmark is caught by the suite. These tests check that a run finishes, prints its report
+/// and drops its scratch database; they never look at a timing.
+///
+/// Database: a fresh test database on the shared test cluster gives the URL; each benchmark
+/// creates (and must drop) its own `certbus_bench_*` scratch database next to it.
+@Suite("Benchmarks, smoke runs", .serialized)
+struct BenchSmokeTests {
+    /// Runs `certbus bench <arguments>` and checks it succeeded and left no scratch database behind.
+    private func bench(_ arguments: [String]) throws -> CommandResult {
+        let database = try TestDatabase.create(migrated: false)
+        defer { database.drop() }
+        let command = try CertbusCommand(["bench"] + arguments, database: database)
+        let pid = command.processIdentifier
+        let result = command.finish(timeout: 600)
+        #expect(result.status == 0, "bench \(arguments.joined(separator: " ")) failed:\n\(result.combined)")
+        let leftovers = try TestCluster.withAdmin { admin in
+            try admin.query("SELECT datname FROM pg_database WHERE datname LIKE $1", ["certbus_bench_%_\(pid)_%"])
+        }
+        #expect(leftovers.isEmpty, "scratch database left behind by pid \(pid)")
+        return result
+    }
+
+    @Test func queue() throws {
+        let result = try bench([
+            "queue", "--jobs", "300", "--workers", "1", "--concurrency", "4", "--enqueue-jobs", "40", "--clients", "2",
+            "--batch-jobs", "2000", "--latency-rate", "50", "--latency-seconds", "0.5", "--pgbench-seconds", "1",
+            "--pgbench-clients", "1", "--churn-jobs", "0",
+        ])
+        for expected in ["pgbench ceiling", "1 worker process(es): 300 jobs in", "Enqueue-to-start latency", "NOTIFY designs"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
+    @Test func issue() throws {
+        let result = try bench(["issue", "--certificates", "20", "--workers", "1", "--concurrency", "2", "--json"])
+        let rounds = try #require(try result.json() as? [[String: Any]])
+        #expect(rounds.count == 1)
+        #expect(rounds.first?["certificates"] as? Int == 20)
+        #expect(rounds.first?["audit_rows"] as? Int == 60)
+        #expect(rounds.first?["events"] as? Int == 20)
+    }
+
+    @Test func audit() throws {
+        let result = try bench(["audit", "--transactions", "20", "--rows", "500", "--batch-size", "100", "--json"])
+        let report = try #require(try result.json() as? [String: Any])
+        #expect((report["verified_rows"] as? Int ?? 0) >= 500)
+        #expect((report["sealed_rows"] as? Int ?? 0) >= 500)
+    }
+
+    @Test func events() throws {
+        let result = try bench(["events", "--events", "50", "--certificates", "500"])
+        for expected in ["dispatch, no trigger applies", "expiry scan over 500 certificates", "candidate query plan"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
+    @Test func refusesNonPositiveSizesWithAUsageError() throws {
+        let database = try TestDatabase.create(migrated: false)
+        defer { database.drop() }
+        let result = try CertbusCommand.run(["bench", "queue", "--workers", "0"], database: database)
+        #expect(result.status == 2)
+        #expect(result.error.contains("--workers"))
+    }
+}
+
+@Suite("Scratch database URLs")
+struct ScratchDatabaseURLTests {
+    @Test(arguments: [
+        ("postgresql://u@h:5432/certbus", "postgresql://u@h:5432/x_1"),
+        ("postgresql://u@h:5432/certbus?sslmode=require", "postgresql://u@h:5432/x_1?sslmode=require"),
+        ("postgres://h", "postgres://h/x_1"),
+        ("postgresql://h?host=/tmp", "postgresql://h/x_1?host=/tmp"),
+        ("host=/tmp dbname=certbus", "host=/tmp dbname=certbus dbname='x_1'"),
+    ])
+    func replacesTheDatabase(base: String, expected: String) {
+        #expect(ScratchDatabase.connectionString(base, database: "x_1") == expected)
+    }
+
+    @Test func quotesKeywordValues() {
+        #expect(ScratchDatabase.connectionString("host=/tmp", database: "a'b\\c") == #"host=/tmp dbname='a\'b\\c'"#)
+    }
+}
+
+@Suite("Module boundaries")
+struct BenchModuleBoundaryTests {
+    /// The benchmarks are for the `certbus bench` commands only: no product module may import them.
+    @Test func noProductModuleImportsCertbusBench() throws {
+        let sources = TestCluster.checkoutDirectory.appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
+        #expect(files.count > 100, "found only \(files.count) Swift files under \(sources.path)")
+        let offenders = try files.filter { file in
+            let module = file.pathComponents[sources.pathComponents.count]
+            guard module != "certbus", module != "CertbusBench" else { return false }
+            return try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+                .contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("import CertbusBench") }
+        }
+        #expect(offenders.isEmpty, "product files importing CertbusBench: \(offenders.map(\.lastPathComponent))")
+    }
+}
