@@ -181,22 +181,31 @@ public enum CertificateStore {
 
     /// Certificates matching `filter`, soonest expiry first when filtering by expiry, newest first otherwise.
     public static func list(_ filter: CertificateFilter, on connection: Connection) throws -> [CertificateRecord] {
+        let (sql, parameters) = try listQuery(filter)
+        return try connection.query(sql, parameters).map(CertificateRecord.init(row:))
+    }
+
+    /// The statement ``list(_:on:)`` runs, with its parameters (for EXPLAIN in benchmarks).
+    public static func listQuery(_ filter: CertificateFilter) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         let (condition, parameters) = try filter.condition()
         let order = filter.expiringWithin == nil ? "c.created_at DESC, c.id" : "c.not_after, c.id"
-        return try connection.query(
-            """
+        return ("""
             SELECT \(CertificateRecord.columns(withBodies: false)) FROM \(CertificateRecord.from)
              WHERE \(condition)
              ORDER BY \(order) LIMIT $\(parameters.count + 1)
-            """,
-            parameters + [max(1, filter.limit)]
-        ).map(CertificateRecord.init(row:))
+            """, parameters + [max(1, filter.limit)])
     }
 
     /// How many certificates match `filter` (its limit ignored).
     public static func count(_ filter: CertificateFilter, on connection: Connection) throws -> Int {
+        let (sql, parameters) = try countQuery(filter)
+        return try connection.query(sql, parameters)[0].decode("n")
+    }
+
+    /// The statement ``count(_:on:)`` runs, with its parameters (for EXPLAIN in benchmarks).
+    public static func countQuery(_ filter: CertificateFilter) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         let (condition, parameters) = try filter.condition()
-        return try connection.query("SELECT count(*) AS n FROM certbus.certificates c WHERE \(condition)", parameters)[0].decode("n")
+        return ("SELECT count(*) AS n FROM certbus.certificates c WHERE \(condition)", parameters)
     }
 
     /// The renewal line of a certificate: its predecessors (oldest first), itself, its successors.

@@ -11,6 +11,8 @@ public struct ResolvedSelector: Sendable, Equatable {
     public var publicKeySHA256: String?
     /// The CA at the top of the subtree (for issued-by).
     public var issuedBy: NamedReference?
+    /// That CA and every CA below it (`certbus.certificate_authority_tree`).
+    public var issuingCAs: [UUID] = []
     /// The name pattern.
     public var sanPattern: CertificateNamePattern?
     /// The profile.
@@ -52,9 +54,11 @@ public struct ResolvedSelector: Sendable, Equatable {
             conditions.append("c.public_key_sha256 = $\(next())")
             parameters.append(key)
         }
-        if let issuedBy {
-            conditions.append("c.ca_id IN (SELECT t.ca_id FROM certbus.certificate_authority_tree t WHERE t.ancestor_id = $\(next())::uuid)")
-            parameters.append(issuedBy.id)
+        if issuedBy != nil {
+            // The subtree's ids as a parameter (not a subquery): the planner then estimates from the
+            // statistics of each CA how many certificates match, and picks the index that suits.
+            conditions.append("c.ca_id = ANY($\(next())::uuid[])")
+            parameters.append(issuingCAs.map { $0.uuidString.lowercased() })
         }
         if let sanPattern {
             let n = next()
@@ -108,7 +112,10 @@ public enum CertificateSelection {
             resolved.publicKeySHA256 = key
         }
         if let name = selector.issuedBy {
-            resolved.issuedBy = try lookup("certificate_authorities", name, what: "CA", list: "certbus ca list", on: c)
+            let ca = try lookup("certificate_authorities", name, what: "CA", list: "certbus ca list", on: c)
+            resolved.issuedBy = ca
+            resolved.issuingCAs = try c.query("SELECT ca_id FROM certbus.certificate_authority_tree WHERE ancestor_id = $1 ORDER BY depth, ca_id",
+                                              [ca.id]).map { try $0.decode("ca_id") }
         }
         if let name = selector.profile {
             resolved.profile = try lookup("ra_profiles", name, what: "profile", list: "certbus profile list", on: c)
