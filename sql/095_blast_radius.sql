@@ -299,7 +299,9 @@ CREATE FUNCTION certbus.certificates_on_endpoint(p_endpoint text) RETURNS SETOF 
 LANGUAGE sql STABLE AS $$
   SELECT c.* FROM certbus.certificates c
    WHERE c.id IN (SELECT ec.certificate_id FROM certbus.endpoint_certificates ec
-                   WHERE ec.endpoint_name = p_endpoint OR ec.endpoint_id::text = lower(p_endpoint))
+                   WHERE ec.endpoint_name = p_endpoint
+                      OR ec.endpoint_id = CASE WHEN p_endpoint ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                               THEN p_endpoint::uuid END)
 $$;
 COMMENT ON FUNCTION certbus.certificates_on_endpoint(text) IS
   'The certificates deployed on the endpoint named (or with the id) p_endpoint: expected there or served at its '

@@ -441,9 +441,10 @@ BEGIN
     -- The old certificate is no longer renewed automatically (its key is exposed); the successor is.
     UPDATE certbus.certificates SET renew_at = NULL WHERE id = r.certificate_id AND renew_at IS NOT NULL;
     IF r.revoke_old AND r.status <> 'REVOKED' THEN
+      -- Ten priority steps after the item's renewal band: while renewals wait, replacing comes before revoking.
       v_job := certbus.enqueue_job_if_absent('REVOKE_CERT',
                  jsonb_build_object('certificate_id', r.certificate_id, 'reason', r.revocation_reason),
-                 'Incident ' || r.incident_id || ': revoke ' || r.name || ' (' || r.revocation_reason || ')', r.priority, NULL,
+                 'Incident ' || r.incident_id || ': revoke ' || r.name || ' (' || r.revocation_reason || ')', least(r.priority + 10, 99), NULL,
                  'revoke:' || r.certificate_id::text, NULL, 'default', 'SYSTEM', c_actor, r.ca_id, r.certificate_id);
       IF v_job IS NULL THEN
         SELECT id INTO v_job FROM certbus.jobs

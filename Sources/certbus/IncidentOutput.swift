@@ -50,6 +50,7 @@ enum IncidentOutput {
             lines.append("  " + scheduleText(run.plan.schedule))
         }
         lines.append("  deadline \(CertCommandSupport.time(n.deadline)) UTC (\(until(n.deadline))); \(options(revokeOld: n.revokeOld, reason: n.revocationReason))")
+        lines += run.plan.warnings.map { "warning: " + $0 }
         if n.state == "ACTIVE" { lines.append("follow it: certbus incident status \(n.id) --watch") }
         if n.totals.failed > 0 { lines.append("failed: certbus incident status \(n.id) --state failed") }
         return lines.joined(separator: "\n")
@@ -68,6 +69,7 @@ enum IncidentOutput {
         fields["added"] = .int(run.added)
         fields["retried"] = .int(run.retried)
         fields["started"] = .int(run.started)
+        fields["warnings"] = .array(run.plan.warnings.map { .string($0) })
         return .object(fields)
     }
 
@@ -79,6 +81,7 @@ enum IncidentOutput {
                 "selector": .string(plan.selection.text), "deadline": CertCommandSupport.json(plan.request.deadline),
                 "revoke_old": .bool(plan.request.revokeOld), "reason": CertCommandSupport.json(plan.request.revocationReason),
                 "retries": .int(plan.retries), "new_certificates": .int(plan.items.count),
+                "warnings": .array(plan.warnings.map { .string($0) }),
                 "schedule": .object([
                     "waves": .int(plan.schedule.waves), "spread_seconds": .double(plan.schedule.spread),
                     "last_start": CertCommandSupport.json(plan.schedule.lastStart), "margin_seconds": .double(plan.schedule.margin),
@@ -105,6 +108,7 @@ enum IncidentOutput {
         }
         lines.append("  deadline \(CertCommandSupport.time(plan.request.deadline)) UTC (\(until(plan.request.deadline))); \(options(revokeOld: plan.request.revokeOld, reason: plan.request.revocationReason))")
         if !plan.items.isEmpty { lines.append("  " + scheduleText(plan.schedule)) }
+        lines += plan.warnings.map { "warning: " + $0 }
         context.invocation.print(lines.joined(separator: "\n"))
         guard !shown.isEmpty else { return }
         var table = TableFormatter([.init("#", alignment: .right), .init("CERTIFICATE"), .init("COMMON NAME", maxWidth: 40),

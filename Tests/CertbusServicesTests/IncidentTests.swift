@@ -100,6 +100,8 @@ import Testing
         let run = try s.open(CertificateSelector(issuedBy: "test-ca-root"))
         #expect(run.created)
         #expect(run.added == 3)
+        // Their profile still issues from a CA of the selected subtree: the operator is told.
+        #expect(run.plan.warnings == ["3 certificate(s) of profile web would be renewed by CA test-ca, which is in the selected subtree: point the profile at another CA first"])
         #expect(run.incident.state == "ACTIVE")
         #expect(run.incident.totals.renewing == 3)
         let jobs = try s.f.connection.query(
@@ -178,6 +180,7 @@ import Testing
         #expect(plan.items[0].summary == "rekey renewal; validate on lb-1")
         #expect(plan.items.map(\.priority) == [40, 45])
         #expect(plan.schedule.waves == 1)
+        #expect(plan.warnings.isEmpty)
     }
 
     @Test func revokeOldWaitsForTheSuccessorAndItsValidationOnTheEndpoint() throws {

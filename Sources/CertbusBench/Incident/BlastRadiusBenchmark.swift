@@ -6,7 +6,7 @@ import Postgres
 /// `certbus bench incident`, first part: the blast-radius questions over `certificates` synthetic
 /// certificates (1,000,000 by default), each asked the way `certbus cert list` asks it (its first
 /// page of 100, and its count) and the way a DBA asks it (the psql functions), timed on the server
-/// with EXPLAIN ANALYZE and from the client (median of 5 after a warm-up).
+/// with EXPLAIN (ANALYZE, TIMING OFF) and from the client (median of 5 after a warm-up).
 ///
 /// The data: 2 roots; root A has 4 intermediates, one of which signed 2 sub-intermediates; root B
 /// has 4 intermediates. Sub-intermediate `bench-sub-1` issued 1 % of the certificates, root A's
@@ -200,10 +200,11 @@ public struct BlastRadiusBenchmark: Sendable {
                      countClientMs: client, plan: plan)
     }
 
-    /// Server execution time (ms) and plan of `sql`, from EXPLAIN (ANALYZE, BUFFERS), after one warm-up run.
+    /// Server planning plus execution time (ms) and plan of `sql`, from EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) after one
+    /// warm-up run (TIMING OFF: no clock reading per row, which would inflate queries touching many rows).
     func explain(_ sql: String, _ parameters: [any PostgresEncodable], on c: Connection) throws -> (Double, String) {
         _ = try c.query(sql, parameters)
-        let lines = try c.query("EXPLAIN (ANALYZE, BUFFERS) " + sql, parameters).map { try $0.decode("QUERY PLAN", as: String.self) }
+        let lines = try c.query("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql, parameters).map { try $0.decode("QUERY PLAN", as: String.self) }
         let execution = lines.last { $0.hasPrefix("Execution Time:") }
             .flatMap { Double($0.dropFirst("Execution Time:".count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") } ?? 0
         let planning = lines.last { $0.hasPrefix("Planning Time:") }

@@ -54,13 +54,7 @@ public struct IncidentRenewalBenchmark: Sendable {
         let configuration = ConnectionConfiguration(scratch.connectionString, applicationName: "certbus-bench")
         let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
-        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate(), path: "(benchmark)")
-        let registry = CertificateAuthorityRegistry.standard(
-            environment: CAConnectorEnvironment(homeDirectory: NSTemporaryDirectory(), variables: [:], keyEncryptionKey: kek))
-        _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "bench-ca"), keyEncryptionKey: kek, actor: .system("bench"), on: c)
-        var draft = RAProfileDraft(name: "bench", ca: "bench-ca")
-        draft.allowedDomains = ["*.bench.test"]
-        _ = try RAProfileStore.create(draft, actor: .system("bench"), on: c)
+        let registry = try IssueBenchmark.makeCA(on: c)
         let quiet = ServiceLog(minimumLevel: .warning) { _, _, _ in }
 
         progress("issuing \(renewals) certificates to replace (untimed)")

@@ -81,6 +81,8 @@ public struct IncidentPlan: Sendable {
     public var retries: Int
     /// The schedule of the new certificates.
     public var schedule: IncidentSchedule
+    /// What the operator should know first, e.g. that renewals would come from the CA being replaced.
+    public var warnings: [String] = []
 }
 
 /// Computes incident plans from the database (read only).
@@ -111,8 +113,31 @@ public enum IncidentPlanner {
                 "SELECT count(*) AS n FROM certbus.incident_items WHERE incident_id = $1 AND state = 'FAILED' AND plan <> 'NOT_RENEWABLE'",
                 [existing.id])[0].decode("n")
         }
-        return IncidentPlan(request: request, selection: selection, existing: existing, items: ordered, retries: retries,
-                            schedule: schedule)
+        var plan = IncidentPlan(request: request, selection: selection, existing: existing, items: ordered, retries: retries,
+                                schedule: schedule)
+        plan.warnings = try sameCAWarnings(plan, on: c)
+        return plan
+    }
+
+    /// With --issued-by: the profiles whose renewals would be signed by a CA of the selected subtree
+    /// (a renewal uses the profile's current CA), so the replacements would depend on that CA again.
+    static func sameCAWarnings(_ plan: IncidentPlan, on c: Connection) throws -> [String] {
+        guard !plan.selection.issuingCAs.isEmpty else { return [] }
+        let renewing = plan.items.filter { $0.plan == .renew || $0.plan == .agentInstall }.map { $0.certificateId.uuidString.lowercased() }
+        guard !renewing.isEmpty else { return [] }
+        return try c.query(
+            """
+            SELECT p.name AS profile, a.name AS ca, count(*) AS n
+              FROM certbus.certificates c JOIN certbus.ra_profiles p ON p.id = c.profile_id
+              JOIN certbus.certificate_authorities a ON a.id = p.ca_id
+             WHERE c.id = ANY($1::uuid[]) AND p.ca_id = ANY($2::uuid[])
+             GROUP BY p.name, a.name ORDER BY p.name
+            """, [renewing, plan.selection.issuingCAs.map { $0.uuidString.lowercased() }]
+        ).map { row in
+            let n: Int = try row.decode("n")
+            return "\(n) certificate(s) of profile \(try row.decode("profile", as: String.self)) would be renewed by CA "
+                + "\(try row.decode("ca", as: String.self)), which is in the selected subtree: point the profile at another CA first"
+        }
     }
 
     /// Refuses a request whose options do not fit together or whose reason is not one TLS server
