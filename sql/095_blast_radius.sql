@@ -24,7 +24,8 @@ DECLARE
   -- signature, issuer, validity and subject, then hash the whole subjectPublicKeyInfo element.
   v_steps constant text[] := ARRAY['enter', 'enter', 'optional', 'skip', 'skip', 'skip', 'skip', 'skip', 'take'];
   v_tags constant int[] := ARRAY[48, 48, 160, 2, 48, 48, 48, 48, 48];
-  v_base64 text;
+  v_body text;
+  v_at int;
   v_der bytea;
   v_size int;
   v_pos int := 0;
@@ -35,16 +36,21 @@ DECLARE
   v_length bigint;
   v_header int;
 BEGIN
-  v_base64 := substring(p_pem FROM '-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=[:space:]]+)-----END CERTIFICATE-----');
-  IF v_base64 IS NULL THEN
+  -- The first PEM block (position/substr: a regular expression over the whole text costs more than the rest).
+  v_at := position('-----BEGIN CERTIFICATE-----' IN p_pem);
+  IF v_at = 0 THEN
     RETURN NULL;
   END IF;
-  -- Only well-formed base64 reaches decode() (which would raise on bad padding).
-  v_base64 := translate(v_base64, E' \t\r\n', '');
-  IF length(v_base64) % 4 <> 0 OR v_base64 !~ '^[A-Za-z0-9+/]*=?=?$' THEN
+  v_body := substr(p_pem, v_at + 27);
+  v_at := position('-----END CERTIFICATE-----' IN v_body);
+  IF v_at = 0 THEN
     RETURN NULL;
   END IF;
-  v_der := decode(v_base64, 'base64');
+  BEGIN
+    v_der := decode(translate(left(v_body, v_at - 1), E' \t\r\n', ''), 'base64');
+  EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN NULL;  -- not base64
+  END;
   v_size := length(v_der);
   WHILE v_step <= 9 LOOP
     IF v_pos + 2 > v_size THEN
