@@ -189,8 +189,6 @@ DECLARE
   v_finished integer := 0;
   v_job bigint;
   v_expected uuid;
-  v_fingerprint text;
-  v_check record;
   r record;
 BEGIN
   -- 1. Renewals that produced a successor with a new key: the item moves to DEPLOYING.
@@ -354,43 +352,42 @@ BEGIN
   END LOOP;
 
   -- 4. Validations: the newest validation of the endpoint that expected the new certificate decides. Failed rows are
-  --    looked at again, so a validation that passes later (after installing by hand) resumes the item.
+  --    looked at again, so a validation that passes later (after installing by hand) resumes the item. Only rows
+  --    that change are picked, so a backlog of failed ones never holds up the others.
   FOR r IN
-    SELECT d.incident_id, d.certificate_id, d.endpoint_id, d.state, d.job_id, d.new_certificate_id, j.status AS job_status
+    SELECT d.incident_id, d.certificate_id, d.endpoint_id, d.state, d.new_certificate_id, v.outcome, v.problems, v.error
       FROM certbus.incident_deployments d
+      JOIN certbus.certificates nc ON nc.id = d.new_certificate_id
       LEFT JOIN certbus.jobs j ON j.id = d.job_id
-     WHERE d.state IN ('VALIDATING', 'FAILED') AND d.new_certificate_id IS NOT NULL
+      LEFT JOIN LATERAL (SELECT dv.outcome, dv.problems, dv.error FROM certbus.deployment_validations dv
+                          WHERE dv.endpoint_id = d.endpoint_id AND dv.expected_fingerprint = nc.fingerprint_sha256
+                          ORDER BY dv.id DESC LIMIT 1) v ON true
+     WHERE (d.state = 'VALIDATING' AND (v.outcome = 'VALIDATED' OR j.id IS NULL OR j.status NOT IN ('QUEUED', 'RUNNING')))
+        OR (d.state = 'FAILED' AND v.outcome = 'VALIDATED')
      ORDER BY d.incident_id LIMIT p_limit
        FOR UPDATE OF d SKIP LOCKED
   LOOP
-    SELECT fingerprint_sha256 INTO v_fingerprint FROM certbus.certificates WHERE id = r.new_certificate_id;
-    SELECT dv.outcome, dv.problems, dv.error INTO v_check FROM certbus.deployment_validations dv
-     WHERE dv.endpoint_id = r.endpoint_id AND dv.expected_fingerprint = v_fingerprint
-     ORDER BY dv.id DESC LIMIT 1;
-    IF v_check.outcome = 'VALIDATED' THEN
+    IF r.outcome = 'VALIDATED' THEN
       UPDATE certbus.incident_deployments SET state = 'VALIDATED', error = NULL, updated_at = now()
        WHERE incident_id = r.incident_id AND certificate_id = r.certificate_id AND endpoint_id = r.endpoint_id;
       PERFORM certbus.write_audit('INCIDENT_DEPLOYMENT_VALIDATED', 'Endpoint', r.endpoint_id::text, 'SYSTEM', c_actor,
                 jsonb_build_object('incident_id', r.incident_id, 'certificate_id', r.certificate_id,
                                    'new_certificate_id', r.new_certificate_id));
       v_validated := v_validated + 1;
-      v_touched := v_touched || r.incident_id;
-    ELSIF r.state = 'VALIDATING' AND (r.job_status IS NULL OR r.job_status NOT IN ('QUEUED', 'RUNNING')) THEN
-      IF v_check.outcome IS NOT NULL THEN
-        UPDATE certbus.incident_deployments
-           SET state = 'FAILED', updated_at = now(),
-               error = 'validation ' || lower(v_check.outcome) || ': ' || coalesce(v_check.error,
-                         (SELECT string_agg(p ->> 'message', '; ') FROM jsonb_array_elements(v_check.problems) p), '')
-         WHERE incident_id = r.incident_id AND certificate_id = r.certificate_id AND endpoint_id = r.endpoint_id;
-        v_deploy_failed := v_deploy_failed + 1;
-      ELSE
-        -- The validation job ran before the endpoint expected the new certificate: validate again.
-        v_job := certbus.enqueue_deployment_validation(r.endpoint_id, 'SYSTEM', c_actor);
-        UPDATE certbus.incident_deployments SET job_id = v_job, updated_at = now()
-         WHERE incident_id = r.incident_id AND certificate_id = r.certificate_id AND endpoint_id = r.endpoint_id;
-      END IF;
-      v_touched := v_touched || r.incident_id;
+    ELSIF r.outcome IS NOT NULL THEN
+      UPDATE certbus.incident_deployments
+         SET state = 'FAILED', updated_at = now(),
+             error = 'validation ' || lower(r.outcome) || ': ' || coalesce(r.error,
+                       (SELECT string_agg(p ->> 'message', '; ') FROM jsonb_array_elements(r.problems) p), '')
+       WHERE incident_id = r.incident_id AND certificate_id = r.certificate_id AND endpoint_id = r.endpoint_id;
+      v_deploy_failed := v_deploy_failed + 1;
+    ELSE
+      -- The validation job ran before the endpoint expected the new certificate (or is gone): validate again.
+      v_job := certbus.enqueue_deployment_validation(r.endpoint_id, 'SYSTEM', c_actor);
+      UPDATE certbus.incident_deployments SET job_id = v_job, updated_at = now()
+       WHERE incident_id = r.incident_id AND certificate_id = r.certificate_id AND endpoint_id = r.endpoint_id;
     END IF;
+    v_touched := v_touched || r.incident_id;
   END LOOP;
 
   -- 5. Items whose deployments all ended: failed ones fail the item; otherwise revoke the old certificate or finish.
