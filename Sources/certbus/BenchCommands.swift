@@ -13,6 +13,7 @@ enum BenchCommands {
             CertBenchCommand.command,
             ReportBenchCommand.command,
             IncidentBenchCommand.command,
+            MetricsBenchCommand.command,
         ])
 }
 
