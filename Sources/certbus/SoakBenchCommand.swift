@@ -42,10 +42,10 @@ enum SoakBenchCommand {
             jobs, quick, workers, concurrency, lease, killAt, restartAt, noRestart, restartCommand, generatedKeys, sample, timeout, keep,
         ]
     ) { invocation in
-        let bench = try BenchInvocation(invocation)
+        let context = CommandContext(invocation)
         var benchmark = SoakBenchmark(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
-            restart: try restart(invocation, context: bench.context))
+            restart: SoakRestart("not decided", perform: nil))
         if invocation[quick] {
             guard !invocation.isGiven(jobs) else { throw UsageError("use either --quick or --jobs, not both") }
             benchmark.jobs = 500
@@ -69,8 +69,10 @@ enum SoakBenchCommand {
         guard 0 < invocation[killAt]!, invocation[killAt]! < invocation[restartAt]!, invocation[restartAt]! < 100 else {
             throw UsageError("want 0 < --kill-at < --restart-at < 100 (percent of the jobs done)")
         }
-        if (try? bench.context.target())?.cluster != nil { benchmark.serverLogFile = try bench.context.target().cluster?.logFile }
-        let line = ProgressLine(invocation, quiet: bench.context.json)
+        benchmark.restart = try restart(invocation, context: context)
+        benchmark.serverLogFile = try context.target().cluster?.logFile
+        let bench = try BenchInvocation(invocation)
+        let line = ProgressLine(invocation, quiet: context.json)
         benchmark.log = { text in
             line.finish()
             bench.progress(text)
@@ -80,7 +82,7 @@ enum SoakBenchCommand {
         }
         let result = try benchmark.run(connectionString: bench.url)
         line.finish()
-        if bench.context.json {
+        if context.json {
             invocation.output.write(try JSONOutput.string(result))
         } else {
             invocation.print(report(result))
@@ -100,7 +102,7 @@ enum SoakBenchCommand {
         }
         guard let cluster = try context.target().cluster else {
             throw UsageError(
-                "certbus cannot restart a PostgreSQL server it does not manage (\(CommandContext.redacted(try context.target().displayName))): "
+                "certbus cannot restart a PostgreSQL server it does not manage (\(try context.target().displayName)): "
                     + "give --restart-command 'COMMAND' (e.g. 'pg_ctlcluster 15 main restart -m fast'), or --no-restart to skip that fault")
         }
         return SoakRestart("fast shutdown and start of the embedded cluster") {
