@@ -82,6 +82,7 @@ public struct SoakBenchmark: Sendable {
         try run.execute(into: &result)
         try verify(url: scratch.connectionString, work: work, kek: kek, serverLogOffset: logOffset, run: run, on: c, into: &result)
         result.loadAverageEnd = BenchClock.loadAverage()
+        result.passed = !result.checks.isEmpty && result.checks.allSatisfy(\.passed)
         if keepDirectory != nil {
             dropScratch = false
             result.keptDatabaseURL = scratch.connectionString
@@ -161,8 +162,8 @@ public struct SoakResult: Sendable, Encodable {
     public var keptDatabaseURL: String?
     public var keptDirectory: String?
 
-    /// True when every check passed.
-    public var passed: Bool { !checks.isEmpty && checks.allSatisfy(\.passed) }
+    /// True when every check passed (set once the checks ran).
+    public var passed = false
 
     init(parameters p: SoakBenchmark, database: String) {
         jobs = p.jobs
@@ -182,32 +183,5 @@ public struct SoakResult: Sendable, Encodable {
         case timeline, checks, seconds, certificatesPerSecond = "certificates_per_second", workerPeakRSS = "worker_peak_rss_bytes"
         case completedAfterRestart = "completed_after_restart", unsuccessfulAttempts = "unsuccessful_attempts", loadAverageStart = "load_average_start"
         case loadAverageEnd = "load_average_end", keptDatabaseURL = "kept_database_url", keptDirectory = "kept_directory", passed
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(jobs, forKey: .jobs)
-        try c.encode(workers, forKey: .workers)
-        try c.encode(concurrency, forKey: .concurrency)
-        try c.encode(leaseSeconds, forKey: .leaseSeconds)
-        try c.encode(killAtPercent, forKey: .killAtPercent)
-        try c.encode(restartAtPercent, forKey: .restartAtPercent)
-        try c.encode(generatedKeys, forKey: .generatedKeys)
-        try c.encode(restart, forKey: .restart)
-        try c.encode(database, forKey: .database)
-        try c.encode(server, forKey: .server)
-        try c.encode(settings, forKey: .settings)
-        try c.encode(timeline, forKey: .timeline)
-        try c.encode(checks, forKey: .checks)
-        try c.encode(seconds, forKey: .seconds)
-        try c.encode(certificatesPerSecond, forKey: .certificatesPerSecond)
-        try c.encode(workerPeakRSS, forKey: .workerPeakRSS)
-        try c.encode(completedAfterRestart, forKey: .completedAfterRestart)
-        try c.encode(unsuccessfulAttempts, forKey: .unsuccessfulAttempts)
-        try c.encode(loadAverageStart, forKey: .loadAverageStart)
-        try c.encode(loadAverageEnd, forKey: .loadAverageEnd)
-        try c.encode(keptDatabaseURL, forKey: .keptDatabaseURL)
-        try c.encode(keptDirectory, forKey: .keptDirectory)
-        try c.encode(passed, forKey: .passed)
     }
 }
