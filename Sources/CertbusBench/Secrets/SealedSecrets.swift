@@ -51,10 +51,12 @@ public struct SealedSecrets: Sendable {
                 result.unopened.append("certificate_authorities \(name) (\(kind))")
             }
         }
-        for (table, idColumn) in [("certificates", "request_id"), ("certificate_requests", "id")] {
-            for row in try connection.query(
-                "SELECT \(idColumn)::text AS owner, encrypted_private_key FROM certbus.\(table) WHERE encrypted_private_key IS NOT NULL")
-            {
+        let generated = [
+            ("certificates", "SELECT request_id::text AS owner, encrypted_private_key FROM certbus.certificates WHERE encrypted_private_key IS NOT NULL"),
+            ("certificate_requests", "SELECT id::text AS owner, encrypted_private_key FROM certbus.certificate_requests WHERE encrypted_private_key IS NOT NULL"),
+        ]
+        for (table, sql) in generated {
+            for row in try connection.query(sql) {
                 let owner: String? = try row.decode("owner")
                 let sealed: Data = try row.decode("encrypted_private_key")
                 if let owner, let id = UUID(uuidString: owner), let der = try? kek.open(sealed, purpose: CertificateKeys.purpose, id: id) {
