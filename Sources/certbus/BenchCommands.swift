@@ -11,6 +11,7 @@ enum BenchCommands {
             BenchQueueCommand.command,
             EventsBenchCommand.command,
             CertBenchCommand.command,
+            ReportBenchCommand.command,
             SoakBenchCommand.command,
         ])
 }

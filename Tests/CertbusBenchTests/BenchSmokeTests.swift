@@ -60,6 +60,13 @@ struct BenchSmokeTests {
         }
     }
 
+    @Test func report() throws {
+        let result = try bench(["report", "--certificates", "300", "--jobs", "500"])
+        for expected in ["weekly report, 8 weeks:", "daily report:", "time to renew", "certificate trends plan:"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
     @Test func refusesNonPositiveSizesWithAUsageError() throws {
         let database = try TestDatabase.create(migrated: false)
         defer { database.drop() }
