@@ -21,6 +21,7 @@ struct SoakEndToEndTests {
         let report = try #require(try result.json() as? [String: Any], "\(result.combined)")
         #expect(report["passed"] as? Bool == true)
         #expect(report["jobs"] as? Int == 500)
+        #expect(report["restarts"] as? Bool == true)
         let checks = try #require(report["checks"] as? [[String: Any]])
         #expect(checks.compactMap { $0["name"] as? String } == [
             "faults", "jobs", "attempts", "certificates", "ca ledger", "audit rows", "events", "audit chain", "chains", "secrets",

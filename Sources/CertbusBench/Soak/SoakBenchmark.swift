@@ -137,6 +137,8 @@ public struct SoakResult: Sendable, Encodable {
     public var killAtPercent: Int
     public var restartAtPercent: Int
     public var generatedKeys: Bool
+    /// Whether PostgreSQL is restarted, and how (or why not).
+    public var restarts: Bool
     public var restart: String
     /// The scratch database, the server and its durability settings.
     public var database: String
@@ -173,13 +175,14 @@ public struct SoakResult: Sendable, Encodable {
         killAtPercent = Int((p.killAt * 100).rounded())
         restartAtPercent = Int((p.restartAt * 100).rounded())
         generatedKeys = p.generatedKeys
+        restarts = p.restart.perform != nil
         restart = p.restart.description
         self.database = database
     }
 
     enum CodingKeys: String, CodingKey {
         case jobs, workers, concurrency, leaseSeconds = "lease_seconds", killAtPercent = "kill_at_percent"
-        case restartAtPercent = "restart_at_percent", generatedKeys = "generated_keys", restart, database, server, settings
+        case restartAtPercent = "restart_at_percent", generatedKeys = "generated_keys", restarts, restart, database, server, settings
         case timeline, checks, seconds, certificatesPerSecond = "certificates_per_second", workerPeakRSS = "worker_peak_rss_bytes"
         case completedAfterRestart = "completed_after_restart", unsuccessfulAttempts = "unsuccessful_attempts", loadAverageStart = "load_average_start"
         case loadAverageEnd = "load_average_end", keptDatabaseURL = "kept_database_url", keptDirectory = "kept_directory", passed

@@ -67,7 +67,7 @@ final class SoakRun {
         start = DispatchTime.now()
         event("started \(workers.count) workers (pids \(workers.map { String($0.process.pid) }.joined(separator: ", "))) and the scheduler (pid \(scheduler.process.pid))")
         let plan = SoakFaultPlan(killAt: benchmark.killAt, restartAt: benchmark.restart.perform == nil ? nil : benchmark.restartAt)
-        if benchmark.restart.perform == nil { event("PostgreSQL restart skipped: \(benchmark.restart.description)") }
+        if benchmark.restart.perform == nil { event("no PostgreSQL restart: \(benchmark.restart.description)") }
         var injected: [SoakFaultPlan.Fault] = []
         while true {
             if let counts = try? counts() {
@@ -217,7 +217,7 @@ final class SoakRun {
         let back = timeline.first { $0.what.hasPrefix("PostgreSQL is back") }
         var detail = kill.map { String(format: "worker killed at %.1f s (%d done)", $0.seconds, $0.done) } ?? "no worker killed"
         if benchmark.restart.perform == nil {
-            detail += "; PostgreSQL restart skipped (\(benchmark.restart.description))"
+            detail += "; no PostgreSQL restart (\(benchmark.restart.description))"
         } else {
             detail += back.map { String(format: "; PostgreSQL restarted at %.1f s (%d done)", $0.seconds, $0.done) } ?? "; PostgreSQL not restarted"
         }
