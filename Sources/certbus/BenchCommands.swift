@@ -12,6 +12,7 @@ enum BenchCommands {
             EventsBenchCommand.command,
             CertBenchCommand.command,
             ReportBenchCommand.command,
+            IncidentBenchCommand.command,
             SoakBenchCommand.command,
         ])
 }

@@ -74,6 +74,19 @@ struct BenchSmokeTests {
         #expect(result.status == 2)
         #expect(result.error.contains("--workers"))
     }
+
+    @Test func incident() throws {
+        let result = try bench(["incident", "--certificates", "20000", "--renewals", "12", "--workers", "1", "--concurrency", "2",
+                                "--revoke-old", "--json"])
+        let report = try #require(try result.json() as? [String: Any])
+        let blast = try #require(report["blast_radius"] as? [String: Any])
+        let queries = try #require(blast["queries"] as? [[String: Any]])
+        #expect(queries.count == 13)
+        #expect(queries.first { ($0["question"] as? String)?.contains("--issued-by bench-sub-1 (") == true }?["matches"] as? Int == 200)
+        let incident = try #require(report["incident"] as? [String: Any])
+        #expect(incident["renewals"] as? Int == 12)
+        #expect(incident["revoke_old"] as? Bool == true)
+    }
 }
 
 @Suite("Scratch database URLs")
