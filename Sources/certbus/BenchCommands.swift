@@ -14,6 +14,7 @@ enum BenchCommands {
             ReportBenchCommand.command,
             IncidentBenchCommand.command,
             MetricsBenchCommand.command,
+            SoakBenchCommand.command,
         ])
 }
 
