@@ -3,10 +3,11 @@ import Foundation
 
 /// Runs ACME client work (async) for the synchronous CA connector API.
 ///
-/// The work runs in a detached task; the calling thread waits, and meanwhile calls `tick`
-/// about every `tickInterval` (heartbeats) and cancels the work when `isCancelled` turns true.
-/// The caller must be an ordinary thread (a job worker), never a task on Swift's cooperative
-/// pool: blocking a pool thread could starve the work it waits for.
+/// The work runs in a detached task on `ACMETaskExecutor`'s own threads (never Swift's
+/// cooperative pool, so nothing else blocking that pool can stall it); the calling thread
+/// waits, and meanwhile calls `tick` about every `tickInterval` (heartbeats) and cancels the
+/// work when `isCancelled` turns true. The caller must be an ordinary thread (a job worker),
+/// never a task on the cooperative pool, since it blocks while it waits.
 enum ACMEBlocking {
     /// Waits for `body`; rethrows its error. `tick` errors cancel the work and are rethrown
     /// after it stopped.
@@ -17,7 +18,7 @@ enum ACMEBlocking {
     ) throws -> T {
         let outcome = Outcome<T>()
         let done = DispatchSemaphore(value: 0)
-        let task = Task.detached {
+        let task = Task.detached(executorPreference: ACMETaskExecutor.shared) {
             do throws(ACMEError) {
                 outcome.set(.success(try await body()))
             } catch {
