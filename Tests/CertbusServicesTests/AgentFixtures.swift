@@ -4,30 +4,13 @@ import CertbusTesting
 import Foundation
 import Postgres
 
-/// Login roles for agents, created in the shared test cluster (roles are cluster-wide) and dropped after.
-final class AgentRole: @unchecked Sendable {
-    let name: String
+/// Login roles for agents: a `TestLoginRole` that is only a member of certbus_agent.
+typealias AgentRole = TestLoginRole
 
+extension TestLoginRole {
     /// A new LOGIN role that is only a member of certbus_agent.
-    init() throws {
-        name = TestCluster.uniqueName(prefix: "agent_role").lowercased()
-        let quoted = name
-        try TestCluster.withAdmin { admin in
-            try admin.execute("CREATE ROLE \(try admin.quoteIdentifier(quoted)) LOGIN IN ROLE certbus_agent")
-        }
-    }
-
-    /// A connection to `db` logged in as this role.
-    func connect(_ db: TestDatabase) throws -> Connection {
-        try Connection(configuration: ConnectionConfiguration(db.connectionString + " user=\(name)", applicationName: "certbus-agent-test"))
-    }
-
-    /// Drops the role (call after the databases that mention it are dropped).
-    func drop() {
-        let quoted = name
-        try? TestCluster.withAdmin { admin in
-            try admin.execute("DROP ROLE IF EXISTS \(try admin.quoteIdentifier(quoted))")
-        }
+    convenience init() throws {
+        try self.init(prefix: "agent_role", memberOf: ["certbus_agent"])
     }
 }
 
