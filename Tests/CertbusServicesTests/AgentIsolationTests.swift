@@ -179,4 +179,49 @@ import Testing
             #expect(jobs == 2)
         }
     }
+
+    /// An agent's CSR may name only what its install job is for (sql/061): a CSR that also names
+    /// another agent's endpoint, though the profile allows the name, is refused by the ISSUE_CERT
+    /// job before any CA is asked; a CSR for the job's own name is issued (the positive control).
+    @Test func anAgentsCSRMayNameOnlyItsInstallJobsNames() throws {
+        let role = try AgentRole()
+        defer { role.drop() }
+        let fixture = try CertFixture()
+        defer { withExtendedLifetime(fixture) {} }
+        let c = fixture.connection
+        let agent = try AgentStore.register(name: "agent-a", loginRole: role.name, actor: .user("admin"), on: c)
+        _ = try AgentStore.register(name: "agent-b", actor: .user("admin"), on: c)
+        func endpoint(_ name: String, serverName: String, agent: String) throws -> UUID {
+            try EndpointStore.add(EndpointDraft(name: name, kind: .agent, host: "192.0.2.10", port: 443, serverName: serverName, agentName: agent),
+                                  actor: .user("admin"), on: c).id
+        }
+        let own = try endpoint("web-a", serverName: "a.example.test", agent: "agent-a")
+        let other = try endpoint("web-a2", serverName: "a2.example.test", agent: "agent-a")
+        _ = try endpoint("web-b", serverName: "b.example.test", agent: "agent-b")
+        let a = try role.connect(fixture.db)
+        defer { a.close() }
+        let client = AgentClient(agentId: agent.id)
+
+        for (endpointId, names, issued) in [(own, ["a.example.test", "b.example.test"], false), (other, ["a2.example.test"], true)] {
+            try AgentTestSupport.requestInstall(endpointId, profile: "web", on: c)
+            let job = try #require(try client.claim(endpoints: [endpointId], on: a).first)
+            let issueJob = try client.submitCSR(job, pem: try CertFixture.csr(names).0.pem, on: a)
+            let outcome = try fixture.finish(fixture.issue, try fixture.claim(.issueCertificate))
+            let state = try fixture.jobState(issueJob)
+            if issued {
+                #expect(state.status == "SUCCESS", "\(String(describing: state.error))")
+                #expect(state.issued != nil)
+            } else {
+                guard case .failure(let failure) = outcome else {
+                    Issue.record("a CSR naming b.example.test was issued for agent-a")
+                    continue
+                }
+                #expect(failure.message.contains("b.example.test is not among the names of the agent's install job (allowed: a.example.test)"),
+                        "\(failure.message)")
+                #expect(state.status == "FAILED")
+            }
+        }
+        #expect(try fixture.count("certificates") == 1)
+        #expect(try fixture.count("certificates", where: "'b.example.test' = ANY (subject_alternative_names)") == 0)
+    }
 }
