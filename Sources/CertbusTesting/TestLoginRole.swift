@@ -15,15 +15,15 @@ public final class TestLoginRole: @unchecked Sendable {
     /// The group roles it is a member of, e.g. `["certbus_agent"]`; empty for a login in none.
     public let groups: [String]
 
-    /// Creates `CREATE ROLE <unique name> LOGIN [IN ROLE groups...]`.
-    public init(prefix: String = "login", memberOf groups: [String]) throws {
+    /// Creates `CREATE ROLE <unique name> LOGIN [CREATEROLE] [IN ROLE groups...]`.
+    public init(prefix: String = "login", memberOf groups: [String], createRole: Bool = false) throws {
         self.name = TestCluster.uniqueName(prefix: prefix).lowercased()
         self.groups = groups
         let name = self.name
         // The group roles are made by the migrations: make sure they ran on this cluster.
         if !groups.isEmpty { _ = try TestCluster.migratedTemplate() }
         try TestCluster.withAdmin { admin in
-            var sql = "CREATE ROLE \(try admin.quoteIdentifier(name)) LOGIN"
+            var sql = "CREATE ROLE \(try admin.quoteIdentifier(name)) LOGIN" + (createRole ? " CREATEROLE" : "")
             if !groups.isEmpty {
                 sql += " IN ROLE " + (try groups.map { try admin.quoteIdentifier($0) }).joined(separator: ", ")
             }

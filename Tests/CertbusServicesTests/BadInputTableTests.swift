@@ -35,7 +35,7 @@ import Testing
     // swift-format-ignore
     static let rows: [Row] = [
         // CSR files: not a CSR at all
-        Row(name: "truncated PEM", input: .csr(["t.example.test"], damage: .truncated), command: csrRequest, status: 1, says: "has no END line"),
+        Row(name: "truncated PEM", input: .csr(["t.example.test"], damage: .truncated), command: csrRequest, status: 1, says: "the CSR cannot be read: the CERTIFICATE REQUEST block has no END line"),
         Row(name: "invalid base64 in the PEM block", input: .csr(["t.example.test"], damage: .badBase64), command: csrRequest, status: 1, says: "is not valid base64"),
         Row(name: "bytes after the DER inside the block", input: .csr(["t.example.test"], damage: .trailingDERBytes), command: csrRequest, status: 1, says: "trailing data after the DER"),
         Row(name: "two CSRs in one file", input: .csr(["t.example.test"], damage: .twice), command: csrRequest, status: 1, says: "expected one PEM certificate signing request, found 2"),

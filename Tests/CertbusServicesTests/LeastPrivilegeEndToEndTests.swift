@@ -73,7 +73,7 @@ import Testing
         }
         let jobs = try admin.query("SELECT count(*)::int AS n FROM certbus.jobs")[0].decode("n", as: Int.self)
         for write in [["jobs", "enqueue", "NOOP"], ["cert", "request", "--profile", "web", "--cn", "x.corp.test"],
-                      ["cert", "revoke", certificate], ["ca", "create", "rogue"]] {
+                      ["jobs", "retry", "1"], ["alerts", "read", "--all"], ["ca", "create", "rogue"]] {
             let refused = try run(reporter, write)
             #expect(refused.status == 1, "\(write): \(refused.combined)")
             #expect(refused.error.contains("permission denied"), "\(write): \(refused.error)")
@@ -81,5 +81,32 @@ import Testing
         #expect(try admin.query("SELECT count(*)::int AS n FROM certbus.jobs")[0].decode("n", as: Int.self) == jobs)
         #expect(try admin.query("SELECT count(*)::int AS n FROM certbus.certificate_authorities WHERE name = 'rogue'")[0]
             .decode("n", as: Int.self) == 0)
+    }
+
+    /// The owner needs no superuser: a login that owns the database (with CREATEROLE, which
+    /// sql/001 needs to create the group roles on a new cluster) applies every migration, and
+    /// again with CREATEROLE taken away; it then owns every object of schema certbus.
+    @Test func aNonSuperuserOwnerMigrates() throws {
+        let owner = try TestLoginRole(prefix: "owner_login", memberOf: [], createRole: true)
+        defer { owner.drop() }
+        let db = try TestDatabase.create(migrated: false)
+        defer { db.drop() }
+        try TestCluster.withAdmin { admin in
+            try admin.execute("ALTER DATABASE \(try admin.quoteIdentifier(db.name)) OWNER TO \(try admin.quoteIdentifier(owner.name))")
+        }
+        let first = try CertbusCommand.run(["migrate"], databaseURL: owner.connectionString(db), timeout: 300)
+        #expect(first.status == 0, "\(first.combined)")
+        try TestCluster.withAdmin { admin in try admin.execute("ALTER ROLE \(try admin.quoteIdentifier(owner.name)) NOCREATEROLE") }
+        let again = try CertbusCommand.run(["migrate"], databaseURL: owner.connectionString(db), timeout: 120)
+        #expect(again.status == 0, "\(again.combined)")
+        let c = try db.connect()
+        defer { c.close() }
+        let foreign = try c.query(
+            """
+            SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'certbus' AND c.relowner <> $1::regrole
+            """, [owner.name])[0].decode("n", as: Int.self)
+        #expect(foreign == 0)
+        #expect(try c.query("SELECT count(*)::int AS n FROM certbus.schema_migrations")[0].decode("n", as: Int.self) > 30)
     }
 }
