@@ -14,6 +14,41 @@ extension TestLoginRole {
     }
 }
 
+/// Two agents, A and B, in a fresh database, each bound to its own LOGIN role in certbus_agent,
+/// with an AGENT endpoint (web-a, web-b) and a queued CSR-path install job each. `deinit` drops
+/// the database, then the roles.
+final class TwoAgents: @unchecked Sendable {
+    let roleA: AgentRole
+    let roleB: AgentRole
+    let db: TestDatabase
+    /// A superuser session, for setting up and checking.
+    let admin: Connection
+    let agentA: Agent
+    let agentB: Agent
+    let endpointA: Endpoint
+    let endpointB: Endpoint
+    let jobA: Int64
+    let jobB: Int64
+
+    init(function: String = #function) throws {
+        roleA = try AgentRole()
+        roleB = try AgentRole()
+        db = try TestDatabase.create(function: function)
+        admin = try db.connect()
+        (agentA, endpointA) = try AgentTestSupport.agentWithEndpoint("agent-a", endpoint: "web-a", role: roleA, on: admin)
+        (agentB, endpointB) = try AgentTestSupport.agentWithEndpoint("agent-b", endpoint: "web-b", role: roleB, on: admin)
+        jobA = try AgentTestSupport.requestInstall(endpointA.id, profile: "web", on: admin)
+        jobB = try AgentTestSupport.requestInstall(endpointB.id, profile: "web", on: admin)
+    }
+
+    deinit {
+        admin.close()
+        db.drop()
+        roleA.drop()
+        roleB.drop()
+    }
+}
+
 /// Helpers shared by the agent tests.
 enum AgentTestSupport {
     /// Registers agent `name` bound to `role` and an AGENT endpoint `endpoint` of it at `port`.

@@ -59,28 +59,17 @@ import Testing
 
     /// Two agents with an endpoint each, B's install job claimed by B; runs `body` with A's session.
     func withTwoAgents(_ body: (_ a: Connection, _ admin: Connection, _ ids: Ids) throws -> Void) throws {
-        let roleA = try AgentRole()
-        let roleB = try AgentRole()
-        defer {
-            roleA.drop()
-            roleB.drop()
-        }
-        let db = try TestDatabase.create()
-        defer { db.drop() }
-        let admin = try db.connect()
-        defer { admin.close() }
-        let (agentA, endpointA) = try AgentTestSupport.agentWithEndpoint("agent-a", endpoint: "web-a", role: roleA, on: admin)
-        let (agentB, endpointB) = try AgentTestSupport.agentWithEndpoint("agent-b", endpoint: "web-b", role: roleB, on: admin)
-        try AgentTestSupport.requestInstall(endpointA.id, profile: "web", on: admin)
-        let jobB = try AgentTestSupport.requestInstall(endpointB.id, profile: "web", on: admin)
-        let b = try roleB.connect(db)
+        let two = try TwoAgents()
+        defer { withExtendedLifetime(two) {} }
+        let (admin, jobB, endpointB) = (two.admin, two.jobB, two.endpointB)
+        let b = try two.roleB.connect(two.db)
         defer { b.close() }
-        let claimed = try #require(try AgentClient(agentId: agentB.id).claim(on: b).first)
+        let claimed = try #require(try AgentClient(agentId: two.agentB.id).claim(on: b).first)
         #expect(claimed.id == jobB)
-        let a = try roleA.connect(db, preparesStatements: false)
+        let a = try two.roleA.connect(two.db, preparesStatements: false)
         defer { a.close() }
-        try body(a, admin, Ids(agentA: agentA.id, agentB: agentB.id, endpointB: endpointB.id, jobB: jobB, attemptB: claimed.attempt,
-                                certificate: UUID()))
+        try body(a, admin, Ids(agentA: two.agentA.id, agentB: two.agentB.id, endpointB: endpointB.id, jobB: jobB,
+                                attemptB: claimed.attempt, certificate: UUID()))
         // B's business is as B left it.
         #expect(try AgentTestSupport.jobStatus(jobB, on: admin).status == "RUNNING")
         #expect(try EndpointStore.find(id: endpointB.id, on: admin).automationStatus == .automationRequested)
