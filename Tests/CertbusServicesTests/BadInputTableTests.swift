@@ -14,7 +14,10 @@ import Testing
 /// A few inputs cannot be refused before a job exists: an operator may enqueue ISSUE_CERT by hand
 /// (`jobs enqueue`) with any well-formed payload. Those rows say `.job`: the enqueue succeeds, the
 /// job then FAILS with the message, records ISSUANCE_FAILED, and issues nothing.
-@Suite struct BadInputTableTests {
+///
+/// Serialized: each row makes a database with a CA and starts processes, and seventy of them at
+/// once would starve the rest of the suite on a small machine.
+@Suite(.serialized) struct BadInputTableTests {
     /// Where a bad input is refused.
     enum Refusal: Sendable { case command, job }
 

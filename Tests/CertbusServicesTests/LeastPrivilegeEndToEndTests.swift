@@ -32,6 +32,7 @@ import Testing
             #expect(result.status == 0, "\(setup): \(result.error)")
         }
         let serve = try CertbusCommand(["serve", "--quiet"], databaseURL: service.connectionString(db), environment: environment)
+        defer { serve.kill() }
         let issued = try run(service, ["cert", "request", "--profile", "web", "--cn", "www.corp.test", "--wait", "--timeout", "90", "--json"])
         #expect(issued.status == 0, "\(issued.error)")
         let certificate = try #require((try? issued.json() as? [String: Any])?["id"] as? String, "\(issued.output)")

@@ -7,8 +7,9 @@ import Testing
 /// test connects over the test cluster's socket to its own fresh database and tries every
 /// operation on every relation, sequence and function of schema `certbus`, enumerated from the
 /// catalog, so a new table cannot slip through unchecked. Expectations: `PrivilegeMatrix`.
-/// Each test case drops its database, then its role.
-@Suite struct PrivilegeMatrixTests {
+/// Each test case drops its database, then its role. Serialized, to spare a small machine thirty
+/// databases at once.
+@Suite(.serialized) struct PrivilegeMatrixTests {
     /// A relation of schema certbus as the catalog lists it.
     struct Relation {
         /// pg_class.oid (so that a login without USAGE on the schema can still be asked about it).
