@@ -120,14 +120,51 @@ import Testing
         Row(name: "hand-made ISSUE_CERT with a CSR that is not one", input: .nothing, command: ["jobs", "enqueue", "ISSUE_CERT", "--payload", #"{"profile": "web", "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}"#], status: 0, says: "the CSR cannot be read", refusal: .job),
     ]
 
-    @Test(arguments: rows)
-    func isRefused(_ row: Row) throws {
+    /// What running a row did, gathered off Swift's cooperative pool (`observe`) and checked on it.
+    struct Observation: Sendable {
+        var result: CommandResult
+        /// Tables whose rows differ after the command.
+        var changedTables: [String] = []
+        var certificatesBefore = 0, certificatesAfter = 0
+        var successesBefore = 0, successesAfter = 0
+        /// `.job` rows: the job's failure message (nil: it succeeded), status, error, ISSUANCE_FAILED rows.
+        var jobFailure: String?
+        var jobStatus: String?
+        var jobError: String?
+        var issuanceFailedRows = 0
+    }
+
+    /// Makes the world and the input, runs the command (and, for `.job` rows, the job) and
+    /// records what changed. Blocking: runs on a thread of its own.
+    static func observe(_ row: Row) throws -> Observation {
         let world = try BadInputWorld()
         let placeholders = try world.make(row.input)
         let before = try world.contents()
-        let successes = try world.successAuditRows()
-        let certificates = try world.fixture.count("certificates")
-        let result = try world.certbus(row.command, placeholders)
+        let successesBefore = try world.successAuditRows()
+        let certificatesBefore = try world.fixture.count("certificates")
+        var seen = Observation(result: try world.certbus(row.command, placeholders))
+        seen.successesBefore = successesBefore
+        seen.certificatesBefore = certificatesBefore
+        switch row.refusal {
+        case .command:
+            let after = try world.contents()
+            seen.changedTables = after.keys.filter { after[$0] != before[$0] }.sorted()
+        case .job:
+            let job = try world.fixture.claim(.issueCertificate)
+            if case .failure(let failure) = try world.fixture.finish(world.fixture.issue, job) { seen.jobFailure = failure.message }
+            let state = try world.fixture.jobState(job.job.id)
+            (seen.jobStatus, seen.jobError) = (state.status, state.error)
+            seen.issuanceFailedRows = try world.fixture.count("audit_log", where: "action = 'ISSUANCE_FAILED'")
+        }
+        seen.certificatesAfter = try world.fixture.count("certificates")
+        seen.successesAfter = try world.successAuditRows()
+        return seen
+    }
+
+    @Test(arguments: rows)
+    func isRefused(_ row: Row) async throws {
+        let seen = try await onWorkerThread { try Self.observe(row) }
+        let result = seen.result
         #expect(result.status == row.status, "\(result.combined)")
         let visible = result.error.unicodeScalars.allSatisfy { $0.properties.generalCategory != .control || $0 == "\n" || $0 == "\t" }
         #expect(visible, "standard error carries a raw control character: \(result.error.debugDescription)")
@@ -135,41 +172,39 @@ import Testing
         case .command:
             #expect([1, 2].contains(row.status))
             #expect(result.error.contains(row.says), "\(result.error)")
-            let after = try world.contents()
-            let changed = after.keys.filter { after[$0] != before[$0] }.sorted()
-            #expect(changed.isEmpty, "the refused command changed \(changed)")
+            #expect(seen.changedTables.isEmpty, "the refused command changed \(seen.changedTables)")
         case .job:
-            let job = try world.fixture.claim(.issueCertificate)
-            let outcome = try world.fixture.finish(world.fixture.issue, job)
-            guard case .failure(let failure) = outcome else {
-                Issue.record("the job succeeded")
-                return
-            }
-            #expect(failure.message.contains(row.says), "\(failure.message)")
-            let state = try world.fixture.jobState(job.job.id)
-            #expect(state.status == "FAILED")
-            #expect(state.error?.contains(row.says) == true, "\(String(describing: state.error))")
-            #expect(try world.fixture.count("audit_log", where: "action = 'ISSUANCE_FAILED'") == 1)
+            let failure = try #require(seen.jobFailure, "the job succeeded")
+            #expect(failure.contains(row.says), "\(failure)")
+            #expect(seen.jobStatus == "FAILED")
+            #expect(seen.jobError?.contains(row.says) == true, "\(String(describing: seen.jobError))")
+            #expect(seen.issuanceFailedRows == 1)
         }
-        #expect(try world.fixture.count("certificates") == certificates)
-        #expect(try world.successAuditRows() == successes)
+        #expect(seen.certificatesAfter == seen.certificatesBefore)
+        #expect(seen.successesAfter == seen.successesBefore)
     }
 
     /// Accepted on purpose, pinned so that a change is a decision: text around the PEM block
     /// (RFC 7468 lets parsers skip it; `openssl req -text` writes it), and a CSR whose CN is not
     /// among its SANs (the CN joins the SANs, as the CA/Browser Forum requires of issued certificates).
-    @Test func acceptedOnPurpose() throws {
-        let world = try BadInputWorld()
-        let csr = try CertFixture.csr(["cn.example.test"]).0
-        let key = try PrivateKey.generate(.ecdsaP256)
-        let cnOutsideSANs = try CertificateSigningRequest.create(
-            key: key, subject: DistinguishedName(commonName: "cn.example.test"), subjectAlternativeNames: [.dnsName("san.example.test")])
-        for (file, text) in [("around.csr", "Certificate Request:\n  made by hand\n" + csr.pem + "trailing notes\n"),
-                             ("cn.csr", cnOutsideSANs.pem)] {
-            let path = try world.scratch.write(text, to: file)
-            let result = try world.certbus(["cert", "request", "--profile", "web", "--csr", path, "--json"], [:])
-            #expect(result.status == 0, "\(file): \(result.error)")
+    @Test func acceptedOnPurpose() async throws {
+        let (statuses, requests) = try await onWorkerThread { () throws -> ([String], Int) in
+            let world = try BadInputWorld()
+            let csr = try CertFixture.csr(["cn.example.test"]).0
+            let key = try PrivateKey.generate(.ecdsaP256)
+            let cnOutsideSANs = try CertificateSigningRequest.create(
+                key: key, subject: DistinguishedName(commonName: "cn.example.test"), subjectAlternativeNames: [.dnsName("san.example.test")])
+            var statuses: [String] = []
+            for (file, text) in [("around.csr", "Certificate Request:\n  made by hand\n" + csr.pem + "trailing notes\n"),
+                                 ("cn.csr", cnOutsideSANs.pem)] {
+                let path = try world.scratch.write(text, to: file)
+                let result = try world.certbus(["cert", "request", "--profile", "web", "--csr", path, "--json"], [:])
+                statuses.append("\(file): \(result.status) \(result.error)")
+            }
+            return (statuses, try world.fixture.count(
+                "certificate_requests", where: "subject_alternative_names = ARRAY['cn.example.test', 'san.example.test']"))
         }
-        #expect(try world.fixture.count("certificate_requests", where: "subject_alternative_names = ARRAY['cn.example.test', 'san.example.test']") == 1)
+        #expect(statuses == ["around.csr: 0 ", "cn.csr: 0 "])
+        #expect(requests == 1)
     }
 }

@@ -1,6 +1,7 @@
 import CertbusTesting
 import Foundation
 import Postgres
+import Testing
 
 /// The kinds of login the privilege tests connect as: one per certbus group role, and one in no
 /// certbus group at all (it has only what PostgreSQL gives PUBLIC).
@@ -87,4 +88,25 @@ final class LoginFixture: @unchecked Sendable {
             return error.sqlState == "42501" ? .refused : .ran(sqlState: error.sqlState)
         }
     }
+}
+
+/// Problems a check found, gathered where `#expect` cannot be used (on a thread of its own) and
+/// reported together afterwards by ``expectNoProblems(_:sourceLocation:_:)``.
+struct Problems {
+    private(set) var list: [String] = []
+
+    /// Records `message` unless `ok`.
+    mutating func check(_ ok: Bool, _ message: @autoclosure () throws -> String) rethrows {
+        if !ok { list.append(try message()) }
+    }
+}
+
+/// Runs `check` — blocking database and process work — on a thread of its own, never on Swift's
+/// cooperative pool (two threads here, which other tests' async work needs), and expects it to
+/// find no problem.
+func expectNoProblems(
+    _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ check: @escaping @Sendable () throws -> [String]
+) async throws {
+    let problems = try await onWorkerThread(check)
+    #expect(problems.isEmpty, "\(what):\n\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
 }

@@ -58,106 +58,115 @@ import Testing
         }
     }
 
-    @Test func everyRelationHasARowAndEveryRowARelation() throws {
-        let db = try TestDatabase.create()
-        defer { db.drop() }
-        let c = try db.connect()
-        defer { c.close() }
-        let relations = try Self.relations(on: c)
-        let missing = Set(relations.map(\.row)).subtracting(PrivilegeMatrix.rows.map(\.relation)).sorted()
-        #expect(missing.isEmpty, "relations of schema certbus without a row in PrivilegeMatrix.rows: \(missing)")
-        let stale = Set(PrivilegeMatrix.rows.map(\.relation)).subtracting(relations.map(\.name)).sorted()
-        #expect(stale.isEmpty, "PrivilegeMatrix.rows names relations that do not exist: \(stale)")
-        #expect(Set(PrivilegeMatrix.rows.map(\.relation)).count == PrivilegeMatrix.rows.count, "a relation has two rows")
-        // The audit log's partitions are there and read as audit_log.
-        #expect(relations.filter { $0.row == "audit_log" && $0.name != "audit_log" }.count >= 2)
+    @Test func everyRelationHasARowAndEveryRowARelation() async throws {
+        try await expectNoProblems("the matrix") {
+            let db = try TestDatabase.create()
+            defer { db.drop() }
+            let c = try db.connect()
+            defer { c.close() }
+            let relations = try Self.relations(on: c)
+            var problems = Problems()
+            let missing = Set(relations.map(\.row)).subtracting(PrivilegeMatrix.rows.map(\.relation)).sorted()
+            problems.check(missing.isEmpty, "relations of schema certbus without a row in PrivilegeMatrix.rows: \(missing)")
+            let stale = Set(PrivilegeMatrix.rows.map(\.relation)).subtracting(relations.map(\.name)).sorted()
+            problems.check(stale.isEmpty, "PrivilegeMatrix.rows names relations that do not exist: \(stale)")
+            problems.check(Set(PrivilegeMatrix.rows.map(\.relation)).count == PrivilegeMatrix.rows.count, "a relation has two rows")
+            // The audit log's partitions are there and read as audit_log.
+            problems.check(relations.filter { $0.row == "audit_log" && $0.name != "audit_log" }.count >= 2, "no audit_log partitions")
+            return problems.list
+        }
     }
 
     /// Role × relation × operation: the real statement as the real login, and the privilege the
     /// catalog reports to that session, both match the matrix.
     @Test(arguments: Login.allCases)
-    func relationMatrix(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        let relations = try Self.relations(on: fixture.admin)
-        var mismatches: [String] = []
-        for relation in relations {
-            let allowed = try #require(PrivilegeMatrix.rights(login, relation.row), "no matrix row for \(relation.name)")
-            for operation in PrivilegeMatrix.Operation.allCases {
-                let expected = allowed.contains(operation)
-                let catalog = try fixture.session.query(
-                    "SELECT has_table_privilege($1::bigint::oid, $2) AS p", [relation.oid, operation.rawValue]
-                )[0].decode("p", as: Bool.self)
-                if catalog != expected {
-                    mismatches.append("\(operation.rawValue) \(relation.qualified): has_table_privilege says \(catalog), matrix says \(expected)")
+    func relationMatrix(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            var problems = Problems()
+            for relation in try Self.relations(on: fixture.admin) {
+                guard let allowed = PrivilegeMatrix.rights(login, relation.row) else {
+                    problems.check(false, "no matrix row for \(relation.name)")
+                    continue
                 }
-                let attempt = try fixture.attempt(Self.statement(operation, on: relation))
-                // Writes to a view that is not automatically updatable fail before any privilege check
-                // (55000/0A000, and 42809 for TRUNCATE); the catalog check above covers them.
-                let impossible: Bool
-                if case .ran(let state?) = attempt, relation.isView, ["55000", "0A000", "42809"].contains(state) {
-                    impossible = true
-                } else {
-                    impossible = false
-                }
-                if impossible ? expected : (attempt.isRefused == expected) {
-                    mismatches.append("\(operation.rawValue) \(relation.qualified): \(attempt), matrix says \(expected ? "allowed" : "refused")")
+                for operation in PrivilegeMatrix.Operation.allCases {
+                    let expected = allowed.contains(operation)
+                    let catalog = try fixture.session.query(
+                        "SELECT has_table_privilege($1::bigint::oid, $2) AS p", [relation.oid, operation.rawValue]
+                    )[0].decode("p", as: Bool.self)
+                    problems.check(catalog == expected,
+                                   "\(operation.rawValue) \(relation.qualified): has_table_privilege says \(catalog), matrix says \(expected)")
+                    let attempt = try fixture.attempt(Self.statement(operation, on: relation))
+                    // Writes to a view that is not automatically updatable fail before any privilege
+                    // check (55000/0A000, and 42809 for TRUNCATE); the catalog check above covers them.
+                    var impossible = false
+                    if case .ran(let state?) = attempt, relation.isView, ["55000", "0A000", "42809"].contains(state) { impossible = true }
+                    problems.check(impossible ? !expected : attempt.isRefused != expected,
+                                   "\(operation.rawValue) \(relation.qualified): \(attempt), matrix says \(expected ? "allowed" : "refused")")
                 }
             }
+            return problems.list
         }
-        #expect(mismatches.isEmpty, "\(login):\n\(mismatches.joined(separator: "\n"))")
     }
 
     /// Sequences: only certbus_service draws ids (nextval); nobody may set them (setval).
     @Test(arguments: Login.allCases)
-    func sequences(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        let sequences = try fixture.admin.query(
-            """
-            SELECT 'certbus.' || c.relname AS name, c.oid::bigint AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'certbus' AND c.relkind = 'S' ORDER BY 1
-            """
-        ).map { (name: try $0.decode("name", as: String.self), oid: try $0.decode("oid", as: Int64.self)) }
-        #expect(sequences.contains { $0.name == "certbus.jobs_id_seq" })
-        for (sequence, oid) in sequences {
-            let next = try fixture.attempt("SELECT nextval($1::bigint::oid::regclass)", [oid])
-            #expect(next.isRefused == (login != .service), "\(login) nextval(\(sequence)): \(next)")
-            let set = try fixture.attempt("SELECT setval($1::bigint::oid::regclass, 1000000)", [oid])
-            #expect(set.isRefused, "\(login) setval(\(sequence)): \(set)")
+    func sequences(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            let sequences = try fixture.admin.query(
+                """
+                SELECT 'certbus.' || c.relname AS name, c.oid::bigint AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'certbus' AND c.relkind = 'S' ORDER BY 1
+                """
+            ).map { (name: try $0.decode("name", as: String.self), oid: try $0.decode("oid", as: Int64.self)) }
+            var problems = Problems()
+            problems.check(sequences.contains { $0.name == "certbus.jobs_id_seq" }, "certbus.jobs_id_seq not found")
+            for (sequence, oid) in sequences {
+                let next = try fixture.attempt("SELECT nextval($1::bigint::oid::regclass)", [oid])
+                problems.check(next.isRefused == (login != .service), "nextval(\(sequence)): \(next)")
+                let set = try fixture.attempt("SELECT setval($1::bigint::oid::regclass, 1000000)", [oid])
+                problems.check(set.isRefused, "setval(\(sequence)): \(set)")
+            }
+            return problems.list
         }
     }
 
     /// Functions: who may EXECUTE what, for every function of the schema. PostgreSQL grants EXECUTE
     /// to PUBLIC by default; the login in no certbus group proves nothing of that is left.
     @Test(arguments: Login.allCases)
-    func functionMatrix(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        let functions = try fixture.session.query(
-            """
-            SELECT p.oid::regprocedure::text AS signature, p.proname AS name, p.provolatile::text AS volatility,
-                   p.prosecdef AS definer, has_function_privilege(p.oid, 'EXECUTE') AS executable
-              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = 'certbus' ORDER BY 1
-            """)
-        #expect(functions.count > 50)
-        var mismatches: [String] = []
-        for row in functions {
-            let name = try row.decode("name", as: String.self)
-            let readOnly = try row.decode("volatility", as: String.self) != "v" && !(try row.decode("definer", as: Bool.self))
-            let expected: Bool
-            switch login {
-            case .service: expected = true
-            case .agent: expected = PrivilegeMatrix.agentFunctions.contains(name)
-            case .reporter: expected = readOnly
-            case .auditor, .nobody: expected = false
+    func functionMatrix(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            let functions = try fixture.session.query(
+                """
+                SELECT p.oid::regprocedure::text AS signature, p.proname AS name, p.provolatile::text AS volatility,
+                       p.prosecdef AS definer, has_function_privilege(p.oid, 'EXECUTE') AS executable
+                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = 'certbus' ORDER BY 1
+                """)
+            var problems = Problems()
+            problems.check(functions.count > 50, "only \(functions.count) functions found")
+            var granted: Set<String> = []
+            for row in functions {
+                let name = try row.decode("name", as: String.self)
+                let readOnly = try row.decode("volatility", as: String.self) != "v" && !(try row.decode("definer", as: Bool.self))
+                let expected: Bool
+                switch login {
+                case .service: expected = true
+                case .agent: expected = PrivilegeMatrix.agentFunctions.contains(name)
+                case .reporter: expected = readOnly
+                case .auditor, .nobody: expected = false
+                }
+                let executable = try row.decode("executable", as: Bool.self)
+                if executable { granted.insert(name) }
+                try problems.check(executable == expected,
+                                   "\(try row.decode("signature", as: String.self)): expected \(expected ? "EXECUTE" : "no EXECUTE")")
             }
-            if try row.decode("executable", as: Bool.self) != expected {
-                mismatches.append("\(try row.decode("signature", as: String.self)): expected \(expected ? "EXECUTE" : "no EXECUTE")")
+            if login == .agent {
+                problems.check(granted == PrivilegeMatrix.agentFunctions, "certbus_agent may EXECUTE \(granted.sorted())")
             }
-        }
-        #expect(mismatches.isEmpty, "\(login):\n\(mismatches.joined(separator: "\n"))")
-        if login == .agent {
-            let granted = Set(try functions.filter { try $0.decode("executable", as: Bool.self) }.map { try $0.decode("name", as: String.self) })
-            #expect(granted == PrivilegeMatrix.agentFunctions)
+            return problems.list
         }
     }
 
@@ -183,74 +192,94 @@ import Testing
     ]
 
     @Test(arguments: Login.allCases)
-    func writingFunctionsCalledForReal(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        for call in Self.writingCalls {
-            let attempt = try fixture.attempt(call.sql)
-            #expect(attempt.isRefused == (login != .service), "\(login) \(call.function): \(attempt)")
+    func writingFunctionsCalledForReal(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            var problems = Problems()
+            for call in Self.writingCalls {
+                let attempt = try fixture.attempt(call.sql)
+                problems.check(attempt.isRefused == (login != .service), "\(call.function): \(attempt)")
+            }
+            for table in ["jobs", "alerts", "audit_log", "events"] {
+                let rows = try fixture.admin.query("SELECT count(*)::int AS n FROM certbus.\(table)")[0].decode("n", as: Int.self)
+                problems.check(rows == 0, "\(rows) rows in certbus.\(table)")
+            }
+            return problems.list
         }
-        #expect(try fixture.admin.query("SELECT count(*) AS n FROM certbus.jobs")[0].decode("n", as: Int.self) == 0)
-        #expect(try fixture.admin.query("SELECT count(*) AS n FROM certbus.alerts")[0].decode("n", as: Int.self) == 0)
     }
 
     /// Schemas: the four groups may look into schema certbus; nobody may create anything in it or
     /// in schema public; a login in no certbus group cannot even name an object of certbus.
     @Test(arguments: Login.allCases)
-    func schemas(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        let row = try fixture.session.query(
-            """
-            SELECT has_schema_privilege('certbus', 'USAGE') AS usage, has_schema_privilege('certbus', 'CREATE') AS create_certbus,
-                   has_schema_privilege('public', 'CREATE') AS create_public
-            """)[0]
-        #expect(try row.decode("usage", as: Bool.self) == (login != .nobody))
-        #expect(try row.decode("create_certbus", as: Bool.self) == false)
-        #expect(try row.decode("create_public", as: Bool.self) == false)
-        #expect(try fixture.attempt("CREATE TABLE certbus.planted (a int)").isRefused)
-        #expect(try fixture.attempt("CREATE FUNCTION certbus.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'").isRefused)
-        #expect(try fixture.attempt("CREATE TABLE public.planted (a int)").isRefused)
-        if login == .nobody {
-            #expect(try fixture.attempt("SELECT count(*) FROM certbus.jobs").isRefused)
-            #expect(try fixture.attempt("SELECT certbus.agent_queue(gen_random_uuid())").isRefused)
+    func schemas(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            let row = try fixture.session.query(
+                """
+                SELECT has_schema_privilege('certbus', 'USAGE') AS usage, has_schema_privilege('certbus', 'CREATE') AS create_certbus,
+                       has_schema_privilege('public', 'CREATE') AS create_public
+                """)[0]
+            var problems = Problems()
+            try problems.check(try row.decode("usage", as: Bool.self) == (login != .nobody), "USAGE on schema certbus")
+            try problems.check(try row.decode("create_certbus", as: Bool.self) == false, "CREATE on schema certbus")
+            try problems.check(try row.decode("create_public", as: Bool.self) == false, "CREATE on schema public")
+            var refused = [
+                "CREATE TABLE certbus.planted (a int)", "CREATE FUNCTION certbus.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                "CREATE TABLE public.planted (a int)",
+            ]
+            if login == .nobody { refused += ["SELECT count(*) FROM certbus.jobs", "SELECT certbus.agent_queue(gen_random_uuid())"] }
+            for sql in refused {
+                let attempt = try fixture.attempt(sql)
+                problems.check(attempt.isRefused, "\(sql): \(attempt)")
+            }
+            return problems.list
         }
     }
 
     /// The one UPDATE certbus_service has on the audit log: its two seal columns (the trigger then
     /// allows it once per row, AuditAppendOnlyTests); no other login has even that.
     @Test(arguments: Login.allCases)
-    func sealColumnsOfTheAuditLog(_ login: Login) throws {
-        let fixture = try LoginFixture(login)
-        let relations = try Self.relations(on: fixture.admin).filter { $0.row == "audit_log" }
-        for relation in relations {
-            let seal = try fixture.attempt("UPDATE \(relation.qualified) SET chain_position = NULL, chain_hash = NULL WHERE false")
-            #expect(seal.isRefused == (login != .service), "\(login) seals \(relation.qualified): \(seal)")
-            let details = try fixture.attempt("UPDATE \(relation.qualified) SET details = '{}' WHERE false")
-            #expect(details.isRefused, "\(login) updates details of \(relation.qualified): \(details)")
+    func sealColumnsOfTheAuditLog(_ login: Login) async throws {
+        try await expectNoProblems("\(login)") {
+            let fixture = try LoginFixture(login)
+            var problems = Problems()
+            for relation in try Self.relations(on: fixture.admin).filter({ $0.row == "audit_log" }) {
+                let seal = try fixture.attempt("UPDATE \(relation.qualified) SET chain_position = NULL, chain_hash = NULL WHERE false")
+                problems.check(seal.isRefused == (login != .service), "sealing \(relation.qualified): \(seal)")
+                let details = try fixture.attempt("UPDATE \(relation.qualified) SET details = '{}' WHERE false")
+                problems.check(details.isRefused, "updating details of \(relation.qualified): \(details)")
+            }
+            return problems.list
         }
     }
 
     /// Every SECURITY DEFINER function pins search_path with pg_temp last (else the session's
     /// temporary schema is searched first for tables and types), and is not executable by PUBLIC.
-    @Test func definerFunctionsPinASafeSearchPath() throws {
-        let db = try TestDatabase.create()
-        defer { db.drop() }
-        let c = try db.connect()
-        defer { c.close() }
-        let rows = try c.query(
-            """
-            SELECT p.oid::regprocedure::text AS signature, p.prosecdef AS definer,
-                   (SELECT s FROM unnest(p.proconfig) s WHERE s LIKE 'search\\_path=%') AS search_path,
-                   (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)) AS public_execute
-              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = 'certbus' AND (p.prosecdef OR p.proconfig::text LIKE '%search\\_path%')
-             ORDER BY 1
-            """)
-        #expect(rows.count >= 14)
-        for row in rows {
-            let signature = try row.decode("signature", as: String.self)
-            #expect(try row.decode("search_path", as: String?.self) == "search_path=pg_catalog, certbus, pg_temp", "\(signature)")
-            #expect(try row.decode("public_execute", as: Bool.self) == false, "\(signature) is executable by PUBLIC")
+    @Test func definerFunctionsPinASafeSearchPath() async throws {
+        try await expectNoProblems("definer functions") {
+            let db = try TestDatabase.create()
+            defer { db.drop() }
+            let c = try db.connect()
+            defer { c.close() }
+            let rows = try c.query(
+                """
+                SELECT p.oid::regprocedure::text AS signature, p.prosecdef AS definer,
+                       (SELECT s FROM unnest(p.proconfig) s WHERE s LIKE 'search\\_path=%') AS search_path,
+                       (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)) AS public_execute
+                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = 'certbus' AND (p.prosecdef OR p.proconfig::text LIKE '%search\\_path%')
+                 ORDER BY 1
+                """)
+            var problems = Problems()
+            problems.check(rows.count >= 14, "only \(rows.count) functions with a fixed search_path")
+            try problems.check(try rows.filter { try $0.decode("definer", as: Bool.self) }.count >= 13, "fewer SECURITY DEFINER functions than expected")
+            for row in rows {
+                let signature = try row.decode("signature", as: String.self)
+                let path = try row.decode("search_path", as: String?.self)
+                problems.check(path == "search_path=pg_catalog, certbus, pg_temp", "\(signature): \(path ?? "no search_path")")
+                try problems.check(try row.decode("public_execute", as: Bool.self) == false, "\(signature) is executable by PUBLIC")
+            }
+            return problems.list
         }
-        #expect(try rows.filter { try $0.decode("definer", as: Bool.self) }.count >= 13)
     }
 }
