@@ -1,4 +1,5 @@
 import CertbusCore
+import CertbusMetrics
 import Foundation
 import Postgres
 
@@ -28,6 +29,8 @@ public final class Worker: CertbusService, @unchecked Sendable {
     public let id: String
     /// The options it runs with.
     public let options: WorkerOptions
+    /// What this worker did, for the metrics endpoint (`metricFamilies()`).
+    public let metrics: WorkerMetrics
     private let configuration: ConnectionConfiguration
     private let registry: HandlerRegistry
     private let servedKinds: [JobKind]
@@ -83,6 +86,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
         self.options = options
         self.registry = handlers
         self.servedKinds = kinds
+        self.metrics = WorkerMetrics(kinds: kinds.map(\.rawValue))
         self.log = log
         let workerConfiguration = configuration.with(applicationName: "certbus-worker")
         self.configuration = workerConfiguration
@@ -121,6 +125,19 @@ public final class Worker: CertbusService, @unchecked Sendable {
         s.handedBack = handedBack
         condition.unlock()
         return s
+    }
+
+    /// Jobs held now: claimed and not yet finished (running, or waiting for an executor).
+    public var inFlightCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return inFlight
+    }
+
+    /// This worker's Prometheus series: jobs in flight, concurrency, claims, refused results,
+    /// hand-backs, attempts and failures by kind, and the attempt duration histogram.
+    public func metricFamilies() -> [MetricFamily] {
+        metrics.families(inFlight: inFlightCount, concurrency: options.concurrency, statistics: statistics)
     }
 
     /// Starts listening, claiming and running; returns at once.
@@ -257,10 +274,18 @@ public final class Worker: CertbusService, @unchecked Sendable {
     }
 
     private func execute(_ claimed: ClaimedJob) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let failureClass = runAttempt(claimed)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        metrics.record(kind: claimed.job.kind.rawValue, seconds: seconds, failureClass: failureClass)
+    }
+
+    /// Runs one attempt and hands its result on; returns the failure class, nil on success.
+    private func runAttempt(_ claimed: ClaimedJob) -> String? {
         guard let handler = registry.handler(for: claimed.job.kind) else {
             // Cannot happen (only kinds with a handler are claimed), but never leave a job leased forever.
             recorder.add(.failure(claimed, .permanent("this worker has no handler for \(claimed.job.kind)"), retryDelay: 0))
-            return
+            return "permanent"
         }
         let cancel = running.cancelFlag(claimed.job.id) ?? Flag()
         let context = JobContext(
@@ -283,16 +308,19 @@ public final class Worker: CertbusService, @unchecked Sendable {
             let completion = try handler.run(claimed.job, context: context)
             guard completion.commit != nil else {
                 recorder.add(.success(claimed, completion))
-                return
+                return nil
             }
             do {
                 let applied = try withRetries { try pool.withConnection { try JobQueue.complete(on: $0, claimed, completion) } }
                 finishedInTransaction(claimed, applied: applied, success: true)
+                return nil
             } catch {
                 fail(claimed, error)
+                return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
             }
         } catch {
             fail(claimed, error)
+            return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
         }
     }
 

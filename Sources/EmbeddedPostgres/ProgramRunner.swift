@@ -24,6 +24,12 @@ struct ProgramResult: Sendable {
 /// in this process, so concurrently spawned programs (and the servers they
 /// leave running) never inherit another call's pipe.
 ///
+/// Programs get no open descriptor of this process beyond standard input, output and error
+/// (`posix_spawn_file_actions_addclosefrom_np`, glibc 2.34+): otherwise the server that
+/// `pg_ctl start` leaves running would hold, for its whole life, whatever the caller had open —
+/// client sockets, log files, and the descriptor Foundation's `Process` watches to see a
+/// process end, so a parent waiting for `certbus db start` to exit would wait forever.
+///
 /// Programs run with `/` as working directory (the service account may not be
 /// able to enter the caller's), default signal dispositions (a caller that
 /// ignores SIGINT/SIGTERM does not pass that on to the server), the caller's
@@ -33,6 +39,13 @@ enum ProgramRunner {
     /// Serialises pipe creation and spawning, so that no program spawned here
     /// inherits a pipe created for another (`pipe2(O_CLOEXEC)` is not exported to Swift).
     private static let spawnLock = NSLock()
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; Debian 12 has 2.36), looked up at
+    /// run time because Swift's Glibc module does not export it; nil where the C library lacks it.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// Runs `arguments[0]` (an absolute path) with the remaining arguments and waits for it.
     static func run(_ arguments: [String]) throws -> ProgramResult {
@@ -56,6 +69,7 @@ enum ProgramRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -11,6 +11,10 @@ enum BenchCommands {
             BenchQueueCommand.command,
             EventsBenchCommand.command,
             CertBenchCommand.command,
+            ReportBenchCommand.command,
+            IncidentBenchCommand.command,
+            MetricsBenchCommand.command,
+            SoakBenchCommand.command,
         ])
 }
 

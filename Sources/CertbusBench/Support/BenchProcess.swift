@@ -8,18 +8,32 @@ import Glibc
 /// `posix_spawn`, output to a log file, default signal handling, reaped by pid.
 final class BenchProcess: @unchecked Sendable {
     let pid: pid_t
+    /// Where standard output (and standard error, unless `errorFile` is set) goes.
     let logFile: String
+    /// Where standard error goes when it is kept apart from standard output.
+    let errorFile: String?
+    /// Whether the log files are deleted with this object (not when the caller named them).
+    private let ownsLogs: Bool
     private var status: Int32?
 
-    /// Starts `program` with `arguments`; `environment` entries are added to this process's environment.
-    init(_ program: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
-        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("certbus-bench-\(UUID().uuidString).log").path
+    /// Starts `program` with `arguments`; `environment` entries are added to this process's
+    /// environment. Output goes to `logFile` (kept), or to a temporary file deleted with this
+    /// object; with `separateErrors`, standard error goes to a second file (`errorFile`).
+    init(_ program: String, _ arguments: [String], environment extra: [String: String] = [:], logFile named: String? = nil,
+         separateErrors: Bool = false) throws {
+        ownsLogs = named == nil
+        logFile = named ?? FileManager.default.temporaryDirectory.appendingPathComponent("certbus-bench-\(UUID().uuidString).log").path
+        errorFile = separateErrors ? logFile + ".stderr" : nil
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorFile {
+            posix_spawn_file_actions_addopen(&actions, 2, errorFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -86,9 +100,15 @@ final class BenchProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
+    /// What went to standard error when it was kept apart (else it is in `log`).
+    var errors: String { errorFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
+
     deinit {
         stop(grace: 2)
-        try? FileManager.default.removeItem(atPath: logFile)
+        if ownsLogs {
+            try? FileManager.default.removeItem(atPath: logFile)
+            if let errorFile { try? FileManager.default.removeItem(atPath: errorFile) }
+        }
     }
 }
 

@@ -45,8 +45,16 @@ public final class ScratchDatabase: @unchecked Sendable {
     }
 
     /// Drops the database (disconnecting whoever is still connected) and closes the admin connection.
+    /// The admin session is opened again first if the server was restarted since.
     public func drop() {
-        _ = try? admin.execute("DROP DATABASE IF EXISTS \(quotedName) WITH (FORCE)")
+        if (try? admin.execute("DROP DATABASE IF EXISTS \(quotedName) WITH (FORCE)")) == nil, (try? admin.reconnect()) != nil {
+            _ = try? admin.execute("DROP DATABASE IF EXISTS \(quotedName) WITH (FORCE)")
+        }
+        admin.close()
+    }
+
+    /// Closes the admin connection and leaves the database in place (a run kept for inspection).
+    public func close() {
         admin.close()
     }
 

@@ -398,7 +398,9 @@ extension AuditEntityType {
     static let certificateRequest: AuditEntityType = "CertificateRequest"
 }
 
-/// The SecretBox purpose of server-generated certificate keys.
-enum CertificateKeys {
-    static let purpose = "certificate-private-key"
+/// How server-generated certificate keys are sealed under the key-encryption key.
+public enum CertificateKeys {
+    /// The ``KeyEncryptionKey`` purpose of server-generated certificate keys; the sealed key is
+    /// bound to the id of the certificate request that generated it.
+    public static let purpose = "certificate-private-key"
 }

@@ -10,8 +10,8 @@ import Postgres
 public final class BuiltInCertificateAuthority: CertificateAuthorityConnector, @unchecked Sendable {
     /// The kind stored in `certificate_authorities.kind`.
     public static let kind = "BUILT_IN"
-    /// The SecretBox purpose under which CA keys are sealed.
-    static let keyPurpose = "ca-private-key"
+    /// The ``KeyEncryptionKey`` purpose under which CA keys are sealed (bound to the CA's id).
+    public static let keyPurpose = "ca-private-key"
 
     public let authority: CertificateAuthorityRecord
     /// The CA's signer (certificate + opened key).
