@@ -59,6 +59,11 @@ enum PrivilegeMatrix {
         Row(relation: "ca_issued_certificates",         service: readWrite, reporter: read, auditor: none),
         Row(relation: "ca_crls",                        service: readWrite, reporter: read, auditor: none),
         Row(relation: "certificate_expiry_marks",       service: readWrite, reporter: read, auditor: none),
+        Row(relation: "certificate_tallies",            service: readWrite, reporter: read, auditor: none),  // kept by triggers on certificates
+        // Incidents (mass replacement)
+        Row(relation: "incidents",                      service: readWrite, reporter: read, auditor: none),
+        Row(relation: "incident_items",                 service: readWrite, reporter: read, auditor: none),
+        Row(relation: "incident_deployments",           service: readWrite, reporter: read, auditor: none),
         // Events, triggers, notifications, alerts
         Row(relation: "event_types",                    service: read,      reporter: read, auditor: none),  // vocabulary
         Row(relation: "events",                         service: readWrite, reporter: read, auditor: none),
@@ -96,6 +101,10 @@ enum PrivilegeMatrix {
         Row(relation: "weekly_certificate_trends",      service: read,      reporter: read, auditor: none),
         Row(relation: "weekly_job_failure_patterns",    service: read,      reporter: read, auditor: none),
         Row(relation: "weekly_alert_patterns",          service: read,      reporter: read, auditor: none),
+        Row(relation: "certificates_by_key",            service: read,      reporter: read, auditor: none),
+        Row(relation: "certificate_authority_tree",     service: read,      reporter: read, auditor: none),
+        Row(relation: "endpoint_certificates",          service: read,      reporter: read, auditor: none),
+        Row(relation: "incident_progress",              service: read,      reporter: read, auditor: none),
     ]
 
     /// What `login` may do with `relation` (a partition of audit_log reads as audit_log), or nil
