@@ -59,7 +59,7 @@ public struct CommandRunner: Sendable {
     /// `error: …`, the suggestion, and the short usage of the command concerned.
     func report(_ error: UsageError, defaultPath: [String], errorOutput: any TextOutput) {
         let path = error.commandPath.isEmpty ? defaultPath : error.commandPath
-        var text = "error: \(error.message)\n"
+        var text = "error: \(Self.visible(error.message))\n"
         if let suggestion = error.suggestion { text += "  \(suggestion)\n" }
         if let command = root.descendant(Array(path.dropFirst())) {
             text += HelpFormatter.shortUsage(for: command, path: path)
@@ -67,8 +67,24 @@ public struct CommandRunner: Sendable {
         errorOutput.write(text)
     }
 
-    /// An error's description (`CustomStringConvertible.description` where the error provides one).
+    /// An error's description (`CustomStringConvertible.description` where the error provides one),
+    /// with control characters other than newline and tab shown as `\u{1B}`-style escapes: messages
+    /// quote user input, which must not reach the terminal as a NUL or an escape sequence.
     static func describe(_ error: any Error) -> String {
-        String(describing: error)
+        visible(String(describing: error))
+    }
+
+    /// `text` with every control character except newline and tab replaced by its `\u{XX}` escape.
+    static func visible(_ text: String) -> String {
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t" {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

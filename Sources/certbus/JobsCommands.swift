@@ -124,6 +124,8 @@ enum JobsCommands {
 
     static let kindArgument = Argument<String>("kind", help: "The job kind, e.g. CA_REFRESH (see certbus.job_kinds).")
     static let payloadOption = Option<String>("payload", valueName: "json", default: "{}", help: "The input payload, a JSON object.")
+    static let payloadFileOption = Option<String>(
+        "payload-file", valueName: "file", help: "Read the payload from this file (- for standard input) instead of --payload; at most 1 MiB.")
     static let nameOption = Option<String>("name", valueName: "text", help: "A human-readable name (default: the kind).")
     static let priorityOption = Option<Int>("priority", default: 100, help: "0 (most urgent) to 1000; lower runs first.")
     static let runAtOption = Option<String>(
@@ -136,15 +138,20 @@ enum JobsCommands {
     static let enqueue = Command(
         "enqueue", abstract: "Enqueue a job by hand (recorded in the audit log).",
         options: CommandContext.options + [
-            payloadOption, nameOption, priorityOption, runAtOption, uniqueKeyOption, maxAttemptsOption, enqueueQueueOption,
+            payloadOption, payloadFileOption, nameOption, priorityOption, runAtOption, uniqueKeyOption, maxAttemptsOption, enqueueQueueOption,
         ],
         arguments: [kindArgument]
     ) { invocation in
         let context = CommandContext(invocation)
         let actor = operatorActor(invocation)
         let kind = try parseKind(try invocation.value(kindArgument))
+        var payload = invocation[payloadOption]!
+        if let file = invocation[payloadFileOption] {
+            guard !invocation.isGiven(payloadOption) else { throw UsageError("give either --payload or --payload-file, not both") }
+            payload = try InputFile.text(file, what: "the payload file")
+        }
         let job = NewJob(
-            kind: kind, payloadJSON: invocation[payloadOption]!, name: invocation[nameOption],
+            kind: kind, payloadJSON: payload, name: invocation[nameOption],
             priority: invocation[priorityOption]!, runAt: try invocation[runAtOption].map { try parseRunAt($0) },
             uniqueKey: invocation[uniqueKeyOption], maxAttempts: invocation[maxAttemptsOption],
             queue: invocation[enqueueQueueOption]!, triggeredBy: actor)
@@ -192,10 +199,19 @@ enum JobsCommands {
         throw UsageError("--since wants a duration ago (30m, 24h, 7d) or a date (2025-01-31T12:00:00Z), not '\(word)'")
     }
 
-    /// `10m` (from now) or an ISO date.
+    /// How far in the past a `--run-at` date may be (clock skew between hosts); earlier is refused.
+    static let runAtTolerance: TimeInterval = 300
+
+    /// `10m` (from now) or an ISO date, not more than `runAtTolerance` in the past (a date in the
+    /// past is a typo more often than a wish to run at once: leave `--run-at` out for that).
     static func parseRunAt(_ word: String, now: Date = Date()) throws -> Date {
         if let span = try? TimeSpan.parse(argument: word) { return now.addingTimeInterval(span.timeInterval) }
-        if let date = ISODate.parse(word) { return date }
+        if let date = ISODate.parse(word) {
+            guard date >= now.addingTimeInterval(-runAtTolerance) else {
+                throw UsageError("--run-at \(word) is in the past; give a later date or a delay such as 10m (without --run-at the job runs now)")
+            }
+            return date
+        }
         throw UsageError("--run-at wants a delay from now (10m, 2h) or a date (2025-01-31T12:00:00Z), not '\(word)'")
     }
 

@@ -4,30 +4,48 @@ import CertbusTesting
 import Foundation
 import Postgres
 
-/// Login roles for agents, created in the shared test cluster (roles are cluster-wide) and dropped after.
-final class AgentRole: @unchecked Sendable {
-    let name: String
+/// Login roles for agents: a `TestLoginRole` that is only a member of certbus_agent.
+typealias AgentRole = TestLoginRole
 
+extension TestLoginRole {
     /// A new LOGIN role that is only a member of certbus_agent.
-    init() throws {
-        name = TestCluster.uniqueName(prefix: "agent_role").lowercased()
-        let quoted = name
-        try TestCluster.withAdmin { admin in
-            try admin.execute("CREATE ROLE \(try admin.quoteIdentifier(quoted)) LOGIN IN ROLE certbus_agent")
-        }
+    convenience init() throws {
+        try self.init(prefix: "agent_role", memberOf: ["certbus_agent"])
+    }
+}
+
+/// Two agents, A and B, in a fresh database, each bound to its own LOGIN role in certbus_agent,
+/// with an AGENT endpoint (web-a, web-b) and a queued CSR-path install job each. `deinit` drops
+/// the database, then the roles.
+final class TwoAgents: @unchecked Sendable {
+    let roleA: AgentRole
+    let roleB: AgentRole
+    let db: TestDatabase
+    /// A superuser session, for setting up and checking.
+    let admin: Connection
+    let agentA: Agent
+    let agentB: Agent
+    let endpointA: Endpoint
+    let endpointB: Endpoint
+    let jobA: Int64
+    let jobB: Int64
+
+    init(function: String = #function) throws {
+        roleA = try AgentRole()
+        roleB = try AgentRole()
+        db = try TestDatabase.create(function: function)
+        admin = try db.connect()
+        (agentA, endpointA) = try AgentTestSupport.agentWithEndpoint("agent-a", endpoint: "web-a", role: roleA, on: admin)
+        (agentB, endpointB) = try AgentTestSupport.agentWithEndpoint("agent-b", endpoint: "web-b", role: roleB, on: admin)
+        jobA = try AgentTestSupport.requestInstall(endpointA.id, profile: "web", on: admin)
+        jobB = try AgentTestSupport.requestInstall(endpointB.id, profile: "web", on: admin)
     }
 
-    /// A connection to `db` logged in as this role.
-    func connect(_ db: TestDatabase) throws -> Connection {
-        try Connection(configuration: ConnectionConfiguration(db.connectionString + " user=\(name)", applicationName: "certbus-agent-test"))
-    }
-
-    /// Drops the role (call after the databases that mention it are dropped).
-    func drop() {
-        let quoted = name
-        try? TestCluster.withAdmin { admin in
-            try admin.execute("DROP ROLE IF EXISTS \(try admin.quoteIdentifier(quoted))")
-        }
+    deinit {
+        admin.close()
+        db.drop()
+        roleA.drop()
+        roleB.drop()
     }
 }
 

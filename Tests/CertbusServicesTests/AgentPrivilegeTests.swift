@@ -8,20 +8,10 @@ import Testing
 /// endpoints and INSTALL_CERT jobs, through the certbus.agent_* functions; nothing else.
 @Suite struct AgentPrivilegeTests {
     @Test func anAgentCannotActForAnotherAgent() throws {
-        let roleA = try AgentRole()
-        let roleB = try AgentRole()
-        defer {
-            roleA.drop()
-            roleB.drop()
-        }
-        let db = try TestDatabase.create()
-        defer { db.drop() }
-        let admin = try db.connect()
-        defer { admin.close() }
-        let (agentA, endpointA) = try AgentTestSupport.agentWithEndpoint("agent-a", endpoint: "web-a", role: roleA, on: admin)
-        let (agentB, endpointB) = try AgentTestSupport.agentWithEndpoint("agent-b", endpoint: "web-b", role: roleB, on: admin)
-        let jobA = try AgentTestSupport.requestInstall(endpointA.id, profile: "web", on: admin)
-        let jobB = try AgentTestSupport.requestInstall(endpointB.id, profile: "web", on: admin)
+        let two = try TwoAgents()
+        defer { withExtendedLifetime(two) {} }
+        let (db, admin, roleA, roleB) = (two.db, two.admin, two.roleA, two.roleB)
+        let (agentA, agentB, endpointB, jobA, jobB) = (two.agentA, two.agentB, two.endpointB, two.jobA, two.jobB)
 
         let a = try roleA.connect(db)
         defer { a.close() }

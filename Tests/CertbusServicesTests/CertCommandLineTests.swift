@@ -3,7 +3,8 @@ import Foundation
 import PKI
 import Testing
 
-/// The certificate commands end to end, through the built `certbus` executable.
+/// The certificate commands end to end, through the built `certbus` executable. Refused requests
+/// are rows of BadInputTableTests.
 @Suite(.serialized) struct CertCommandLineTests {
     final class Environment {
         let db: TestDatabase
@@ -52,30 +53,6 @@ import Testing
         let list = try env.run(["cert", "list", "--json"])
         let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
         #expect(listed.filter { $0["common_name"] as? String == "demo.certbus.test" }.count == 2)
-    }
-
-    @Test func badRequestsAreRefusedWithTheirReasonAndExitStatus() throws {
-        let env = try Environment()
-        #expect(try env.run(["ca", "create", "corp"]).status == 0)
-        let profile = try env.run(["profile", "create", "web", "--ca", "corp", "--domain", "*.corp.test"])
-        #expect(profile.status == 0, "\(profile.error)")
-        let weak = try CertOpenSSL.run(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", "w.key", "-out", "w.csr",
-                                        "-subj", "/CN=w.corp.test"], in: env.scratch)
-        #expect(weak.status == 0)
-        let refused = try env.run(["cert", "request", "--profile", "web", "--csr", env.scratch.path("w.csr")])
-        #expect(refused.status == 1)
-        #expect(refused.error.contains("the RSA key has 1024 bits; profile web requires at least 2048"))
-        let outside = try env.run(["cert", "request", "--profile", "web", "--cn", "www.example.org"])
-        #expect(outside.status == 1)
-        #expect(outside.error.contains("www.example.org is outside the domains of profile web"))
-        let unknownCA = try env.run(["profile", "create", "x", "--ca", "nope"])
-        #expect(unknownCA.status == 1)
-        #expect(unknownCA.error.contains("unknown CA \"nope\""))
-        let usage = try env.run(["cert", "request", "--profile", "web"])
-        #expect(usage.status == 2)
-        let list = try env.run(["cert", "list", "--json"])
-        let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [Any])
-        #expect(listed.isEmpty)
     }
 
     @Test func approvalDenialEndsTheRequestWithApprovalDenied() throws {

@@ -119,10 +119,16 @@ public enum CertificateRequests {
     }
 
     /// Enqueues a revocation of `certificate` with `reason`, checked at once against the
-    /// certificate's revocation policy.
+    /// certificate's revocation policy. An already revoked certificate is refused (no job, no
+    /// audit row); the REVOKE_CERT job itself stays idempotent for retries.
     public static func revoke(_ certificate: String, reason: String, actor: Actor, on connection: Connection) throws -> Int64 {
         guard let record = try CertificateStore.find(idOrFingerprint: certificate, on: connection) else {
             throw RequestRefusal(.invalidRequest, "unknown certificate \(certificate) (give its id or SHA-256 fingerprint)")
+        }
+        guard record.status != "REVOKED" else {
+            throw RequestRefusal(
+                .invalidState,
+                "certificate \(record.id.uuidString.lowercased()) is already revoked (\(record.revocationReason ?? "unspecified")\(record.revokedAt.map { ", at \(PostgresTimestamp.format($0))" } ?? ""))")
         }
         let (_, _, isTLSServer) = try RevokeCertificateHandler.load(record.id, on: connection)
         let checked = try RevokeCertificateHandler.reason(reason, isTLSServer: isTLSServer)

@@ -22,6 +22,9 @@ public struct CheckedRequest: Sendable {
 /// The RA checks of a request against its profile: CSR parse and signature (proof of
 /// possession), key type and strength, names and the profile's domain patterns.
 public enum RequestPolicy {
+    /// The longest common name a certificate may carry (RFC 5280 ub-common-name).
+    public static let maximumCommonNameLength = 64
+
     /// Parses a PEM CSR, refusing garbage with a clear message.
     public static func parseCSR(_ pem: String) throws -> CertificateSigningRequest {
         do {
@@ -113,7 +116,23 @@ public enum RequestPolicy {
                 .nameNotAllowed,
                 "\(outside.joined(separator: ", ")) \(outside.count == 1 ? "is" : "are") outside the domains of profile \(profile.name) (allowed: \(profile.allowedDomains.joined(separator: ", ")))")
         }
-        let subjectName = (cn?.isEmpty == false ? cn : nil) ?? ordered.first
+        let subjectName: String?
+        if let cn, !cn.isEmpty {
+            guard cn.count <= maximumCommonNameLength else {
+                throw RequestRefusal(
+                    .invalidName,
+                    "the common name \(cn) is \(cn.count) characters; a certificate's common name holds at most \(maximumCommonNameLength) (RFC 5280 ub-common-name): give a shorter one, longer names fit as subject alternative names")
+            }
+            subjectName = cn
+        } else {
+            // The first name that fits becomes the common name; every name stays a SAN.
+            guard let first = ordered.first(where: { $0.count <= maximumCommonNameLength }) else {
+                throw RequestRefusal(
+                    .invalidName,
+                    "every name is longer than \(maximumCommonNameLength) characters; one must fit in the certificate's common name (RFC 5280 ub-common-name)")
+            }
+            subjectName = first
+        }
         return CheckedRequest(csr: nil, commonName: subjectName, names: ordered, subjectAlternativeNames: sans, generatedKeyType: nil)
     }
 }

@@ -25,11 +25,14 @@ public struct IssueCertificatePayload: Codable, Sendable, Equatable {
     public var group: String?
     /// Inline: the idempotency key (default `job:<job id>`).
     public var idempotencyKey: String?
+    /// Inline, for a CSR an agent submitted (certbus.agent_submit_csr): the only names the CSR may
+    /// ask for, those of the agent's install job. Nil: the profile's domains are the only limit.
+    public var allowedNames: [String]?
 
     enum CodingKeys: String, CodingKey {
         case requestId = "request_id", profile, csr, commonName = "common_name"
         case subjectAlternativeNames = "subject_alternative_names", keyAlgorithm = "key_algorithm", group
-        case idempotencyKey = "idempotency_key"
+        case idempotencyKey = "idempotency_key", allowedNames = "allowed_names"
     }
 
     /// The camelCase spellings, also accepted when reading (payloads written before snake_case).
@@ -51,6 +54,7 @@ public struct IssueCertificatePayload: Codable, Sendable, Equatable {
         group = try keys.decodeIfPresent(String.self, forKey: .group)
         idempotencyKey = try keys.decodeIfPresent(String.self, forKey: .idempotencyKey)
             ?? legacy.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        allowedNames = try keys.decodeIfPresent([String].self, forKey: .allowedNames)
     }
 
     /// A payload releasing an existing request.

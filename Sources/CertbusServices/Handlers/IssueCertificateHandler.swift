@@ -79,16 +79,32 @@ public struct IssueCertificateHandler: JobHandler {
                                predecessor: nil, rekey: false)
     }
 
-    /// Checks an inline payload against the profile.
+    /// Checks an inline payload against the profile (and its `allowedNames`, when it has them).
     static func check(_ payload: IssueCertificatePayload, profile: RAProfile) throws -> CheckedRequest {
+        let checked: CheckedRequest
         if let pem = payload.csr {
             guard payload.commonName == nil, payload.subjectAlternativeNames == nil, payload.keyAlgorithm == nil else {
                 throw RequestRefusal(.invalidRequest, "give either a CSR or names (commonName, subjectAlternativeNames), not both")
             }
-            return try RequestPolicy.check(csr: try RequestPolicy.parseCSR(pem), profile: profile)
+            checked = try RequestPolicy.check(csr: try RequestPolicy.parseCSR(pem), profile: profile)
+        } else {
+            checked = try RequestPolicy.check(commonName: payload.commonName, names: payload.subjectAlternativeNames ?? [],
+                                              keyType: payload.keyAlgorithm, profile: profile)
         }
-        return try RequestPolicy.check(commonName: payload.commonName, names: payload.subjectAlternativeNames ?? [],
-                                       keyType: payload.keyAlgorithm, profile: profile)
+        try checkAllowedNames(checked, payload: payload)
+        return checked
+    }
+
+    /// Refuses names outside the payload's `allowedNames` (an agent's CSR may name only its install job's names).
+    static func checkAllowedNames(_ checked: CheckedRequest, payload: IssueCertificatePayload) throws {
+        guard let allowed = payload.allowedNames else { return }
+        let permitted = Set(allowed.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let outside = checked.names.filter { !permitted.contains($0) }
+        guard outside.isEmpty else {
+            throw RequestRefusal(
+                .nameNotAllowed,
+                "\(outside.joined(separator: ", ")) \(outside.count == 1 ? "is" : "are") not among the names of the agent's install job (allowed: \(allowed.isEmpty ? "none" : allowed.joined(separator: ", ")))")
+        }
     }
 
     /// Re-checks a stored request against the profile as it is now (it may have been narrowed).

@@ -39,7 +39,7 @@ public enum SubjectAlternativeName: Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .dnsName(let name):
             if let problem = DNSNameRules.problem(with: name) {
-                throw PKIError(.policyViolation, operation: operation, message: "DNS name \"\(name)\" \(problem)")
+                throw PKIError(.policyViolation, operation: operation, message: "DNS name \(DNSNameRules.quoted(name)) \(problem)")
             }
         case .ipAddress:
             return
@@ -137,6 +137,20 @@ public enum SubjectAlternativeName: Sendable, Hashable, CustomStringConvertible 
 
 /// Syntax rules for DNS names in certificates (RFC 1034 preferred syntax, RFC 5280, CA/B Forum BR).
 enum DNSNameRules {
+    /// `text` in double quotes, each control character shown as a `\u{1B}`-style escape, so that a
+    /// message quoting a bad name names a NUL or an escape character instead of carrying it.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// Why `name` is not acceptable, or nil if it is.
     static func problem(with name: String) -> String? {
         if name.isEmpty { return "is empty" }
@@ -158,7 +172,7 @@ enum DNSNameRules {
                 if !ok {
                     if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { return "must be lower case" }
                     if byte >= 0x80 { return "must use A-labels (xn--) for internationalized names" }
-                    return "contains \"\(Character(Unicode.Scalar(byte)))\", which is not allowed in a host name"
+                    return "contains \(quoted(String(Character(Unicode.Scalar(byte))))), which is not allowed in a host name"
                 }
             }
             if label.hasPrefix("-") || label.hasSuffix("-") { return "has a label starting or ending with a hyphen" }
