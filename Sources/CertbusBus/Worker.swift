@@ -45,6 +45,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
     private var stopping = false
     private var wakeRequested = true
     private var inFlight = 0
+    private var waitingForCapacity = false
     private var executing: [Int64: ClaimedJob] = [:]
     private var claimStatistics = WorkerStatistics()
     private var handedBack = 0
@@ -194,7 +195,9 @@ public final class Worker: CertbusService, @unchecked Sendable {
                     || (!wakeRequested && idleUntil.map { Date() < $0 } == true))
             {
                 if inFlight >= options.concurrency || recorder.backlog >= backlogLimit {
+                    waitingForCapacity = true
                     _ = condition.wait(until: Date().addingTimeInterval(0.05))
+                    waitingForCapacity = false
                 } else if let until = idleUntil {
                     _ = condition.wait(until: until)
                 }
@@ -240,9 +243,17 @@ public final class Worker: CertbusService, @unchecked Sendable {
         condition.lock()
         inFlight -= 1
         executing.removeValue(forKey: claimed.job.id)
-        condition.broadcast()
+        // Wake the claim loop when it waits for capacity and enough is free for a worthwhile batch
+        // (it also looks every 50 ms), and shutdown when it waits for the last job; not for every job.
+        if (waitingForCapacity && options.concurrency - inFlight >= claimThreshold) || (stopping && executing.isEmpty) {
+            condition.broadcast()
+        }
         condition.unlock()
     }
+
+    /// Free executor threads that wake a claim loop waiting for capacity: an eighth of the
+    /// concurrency (at most 32), so a busy worker claims in batches rather than job by job.
+    private var claimThreshold: Int { max(1, min(32, options.concurrency / 8)) }
 
     // MARK: - Executors
 
