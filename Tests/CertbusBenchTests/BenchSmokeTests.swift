@@ -30,9 +30,10 @@ struct BenchSmokeTests {
         let result = try bench([
             "queue", "--jobs", "300", "--workers", "1", "--concurrency", "4", "--enqueue-jobs", "40", "--clients", "2",
             "--batch-jobs", "2000", "--latency-rate", "50", "--latency-seconds", "0.5", "--pgbench-seconds", "1",
-            "--pgbench-clients", "1", "--churn-jobs", "0",
+            "--pgbench-clients", "1", "--pgbench-batch", "10", "--churn-jobs", "0",
         ])
-        for expected in ["pgbench ceiling", "1 worker process(es): 300 jobs in", "Enqueue-to-start latency", "NOTIFY designs"] {
+        for expected in ["pgbench ceiling", "pgbench batched ceiling", "1 worker process(es): 300 jobs in", "% of the batched ceiling",
+                         "Enqueue-to-start latency", "NOTIFY designs"] {
             #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
         }
     }
@@ -66,6 +67,29 @@ struct BenchSmokeTests {
         let result = try CertbusCommand.run(["bench", "queue", "--workers", "0"], database: database)
         #expect(result.status == 2)
         #expect(result.error.contains("--workers"))
+    }
+}
+
+@Suite("pgbench output")
+struct PgbenchSummaryTests {
+    @Test func readsTpsAndTransactions() {
+        let output = """
+            transaction type: /x/batch.sql
+            number of clients: 8
+            number of transactions actually processed: 1436
+            number of failed transactions: 0 (0.000%)
+            latency average = 55.720 ms
+            initial connection time = 9.163 ms
+            tps = 142.826566 (without initial connection time)
+            """
+        #expect(PgbenchSummary(output) == PgbenchSummary(tps: 142.826566, transactions: 1436))
+        #expect(PgbenchSummary("pgbench: error: connection refused") == PgbenchSummary(tps: nil, transactions: nil))
+    }
+
+    @Test func theScriptsAreFoundBesideTheirCode() throws {
+        let scripts = try PgbenchScripts.locate(environment: [:])
+        #expect(try String(contentsOf: scripts.batch, encoding: .utf8).contains("LIMIT :batch FOR UPDATE SKIP LOCKED"))
+        #expect(try String(contentsOf: scripts.oneJob, encoding: .utf8).contains("LIMIT 1 FOR UPDATE SKIP LOCKED"))
     }
 }
 

@@ -29,6 +29,8 @@ public struct QueueBenchmark: Sendable {
     public var pgbenchSeconds = 10
     /// pgbench client counts; the best is the ceiling.
     public var pgbenchClients = [1, 4, 8, 16]
+    /// Jobs per claim and per completion in the batched pgbench ceiling.
+    public var pgbenchBatch = 100
     /// The pgbench program; nil looks in the server's bindir, then PATH.
     public var pgbenchPath: String?
     /// Jobs run and deleted before the second drain measurement (0 skips the churn).
@@ -53,6 +55,15 @@ public struct QueueBenchmark: Sendable {
         public var seconds: Double
         public var jobsPerSecond: Double { Double(jobs) / seconds }
         public var peakRSSBytes: Int
+        /// CPU seconds of the worker processes (start-up included) and of their server backends;
+        /// nil when unreadable (a server on another machine). Steadier than wall time on a shared machine.
+        public var workerCPUSeconds: Double? = nil
+        public var backendCPUSeconds: Double? = nil
+        public var workerCPUMicrosecondsPerJob: Double? { workerCPUSeconds.map { $0 / Double(jobs) * 1e6 } }
+        public var cpuMicrosecondsPerJob: Double? {
+            guard let w = workerCPUSeconds, let b = backendCPUSeconds else { return nil }
+            return (w + b) / Double(jobs) * 1e6
+        }
     }
 
     /// Everything one run measured.
@@ -68,6 +79,8 @@ public struct QueueBenchmark: Sendable {
         public var latencyWorkerRSS = 0
         public var pgbench: [(clients: Int, tps: Double)] = []
         public var pgbenchAsync: (clients: Int, tps: Double)?
+        /// The batched ceiling: jobs/s per client count (claim a batch, complete it, two transactions).
+        public var pgbenchBatched: [(clients: Int, tps: Double)] = []
         public var churnJobs = 0
         public var churnSeconds = 0.0
         /// Drains on a fresh table, then on the same table after the churn (median is the figure).
