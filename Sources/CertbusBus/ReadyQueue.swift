@@ -1,6 +1,6 @@
 import Foundation
 
-/// Claimed jobs waiting for an executor thread (first in, first out).
+/// Work waiting for an executor thread (first in, first out): claimed jobs, or batches of them.
 ///
 /// Wake-ups are chained, one at a time: `put` wakes one idle executor unless a wake-up is
 /// already on its way, and an executor that takes a job while more are waiting wakes the next
@@ -9,9 +9,9 @@ import Foundation
 /// (a wake-up costs two context switches plus lock contention, which was most of a worker's CPU
 /// with trivial jobs), while a batch of long jobs still gets one thread per job: the n-th of n
 /// long jobs starts after n chained wake-ups.
-final class ReadyQueue: @unchecked Sendable {
+final class ReadyQueue<Item>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var jobs: [ClaimedJob] = []
+    private var jobs: [Item] = []
     private var head = 0
     private var closed = false
     /// Executors waiting in `take`.
@@ -22,7 +22,7 @@ final class ReadyQueue: @unchecked Sendable {
     private var wakeUps = 0
 
     /// Appends `new` and wakes an idle executor if none is on its way already.
-    func put(_ new: [ClaimedJob]) {
+    func put(_ new: [Item]) {
         guard !new.isEmpty else { return }
         condition.lock()
         jobs.append(contentsOf: new)
@@ -31,7 +31,7 @@ final class ReadyQueue: @unchecked Sendable {
     }
 
     /// The next job, waiting for one; nil once the queue is closed and empty.
-    func take() -> ClaimedJob? {
+    func take() -> Item? {
         condition.lock()
         defer { condition.unlock() }
         while head == jobs.count && !closed {
@@ -56,7 +56,7 @@ final class ReadyQueue: @unchecked Sendable {
     }
 
     /// Closes the queue, wakes every executor, and returns the jobs none has taken.
-    func close() -> [ClaimedJob] {
+    func close() -> [Item] {
         condition.lock()
         defer { condition.unlock() }
         closed = true

@@ -34,7 +34,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
     private let log: ServiceLog
     private let pool: ConnectionPool
     private let running = RunningJobs()
-    private let ready = ReadyQueue()
+    private let ready = ReadyQueue<WorkItem>()
     private let recorder: AttemptRecorder
     private let claimConnection: ResilientConnection
     private var listener: NotificationListener?
@@ -44,7 +44,10 @@ public final class Worker: CertbusService, @unchecked Sendable {
     private var started = false
     private var stopping = false
     private var wakeRequested = true
+    /// Work items claimed and not yet finished by an executor (a batch counts once).
     private var inFlight = 0
+    /// Extra jobs the next claim may ask for (claim thread only): see `WorkItem.batchSlack`.
+    private var batchSlack = 0
     private var waitingForCapacity = false
     private var executing: [Int64: ClaimedJob] = [:]
     private var claimStatistics = WorkerStatistics()
@@ -206,7 +209,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let limit = min(options.concurrency - inFlight, options.maximumClaimBatch)
+            let limit = min(options.concurrency - inFlight + batchSlack, options.maximumClaimBatch)
             wakeRequested = false
             condition.unlock()
 
@@ -229,20 +232,22 @@ public final class Worker: CertbusService, @unchecked Sendable {
             for job in claimed {
                 running.add(job, maximumRunTime: registry.handler(for: job.job.kind)?.maximumRunTime ?? 300)
             }
+            let items = WorkItem.group(claimed, handlers: registry)
+            batchSlack = WorkItem.batchSlack(after: items)
             condition.lock()
-            inFlight += claimed.count
+            inFlight += items.count
             claimStatistics.claimed += claimed.count
             claimStatistics.claims += 1
             condition.unlock()
-            if !claimed.isEmpty { ready.put(claimed) }
+            if !items.isEmpty { ready.put(items) }
             idleUntil = claimed.count < limit ? Date().addingTimeInterval(options.pollInterval) : nil
         }
     }
 
-    private func release(_ claimed: ClaimedJob) {
+    private func release(_ item: WorkItem) {
         condition.lock()
         inFlight -= 1
-        executing.removeValue(forKey: claimed.job.id)
+        for job in item.jobs { executing.removeValue(forKey: job.job.id) }
         // Wake the claim loop when it waits for capacity and enough is free for a worthwhile batch
         // (it also looks every 50 ms), and shutdown when it waits for the last job; not for every job.
         if (waitingForCapacity && options.concurrency - inFlight >= claimThreshold) || (stopping && executing.isEmpty) {
@@ -258,13 +263,42 @@ public final class Worker: CertbusService, @unchecked Sendable {
     // MARK: - Executors
 
     private func executorLoop() {
-        while let claimed = ready.take() {
+        while let item = ready.take() {
             condition.lock()
-            executing[claimed.job.id] = claimed
+            for job in item.jobs { executing[job.job.id] = job }
             condition.unlock()
-            execute(claimed)
-            release(claimed)
+            switch item {
+            case .single(let claimed): execute(claimed)
+            case .batch(let handler, let jobs): executeBatch(handler, jobs)
+            }
+            release(item)
         }
+    }
+
+    /// Runs a batch through its handler; jobs it leaves for the one-by-one path go back to the
+    /// ready queue as single items (counted in flight before the batch's own item is released).
+    private func executeBatch(_ handler: any BatchJobHandler, _ jobs: [ClaimedJob]) {
+        let outcome: JobBatchOutcome
+        do {
+            outcome = try handler.runBatch(jobs, context: JobBatchContext(database: pool, workerId: id, backoff: options.backoff))
+        } catch {
+            log(.warning, name, "a batch of \(jobs.count) \(handler.kind) jobs failed (\(error)); recording a retryable failure for each")
+            for job in jobs {
+                recorder.add(.failure(job, .retryable("its batch failed: \(error)"), retryDelay: options.backoff.delay(afterAttempt: job.job.attempt)))
+            }
+            return
+        }
+        running.remove(outcome.settled)
+        condition.lock()
+        claimStatistics.succeeded += outcome.succeeded.count
+        claimStatistics.failed += outcome.failed.count
+        claimStatistics.discarded += outcome.discarded.count
+        inFlight += outcome.deferred.count
+        condition.unlock()
+        if !outcome.discarded.isEmpty {
+            log(.warning, name, "\(outcome.discarded.count) \(handler.kind) results refused: their jobs were rescued or handed back meanwhile")
+        }
+        if !outcome.deferred.isEmpty { ready.put(outcome.deferred.map { .single($0) }) }
     }
 
     private func execute(_ claimed: ClaimedJob) {
@@ -376,7 +410,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
         listener?.stop()
 
         let notStarted = ready.close()
-        handBack(notStarted)
+        handBack(notStarted.flatMap(\.jobs))
         condition.lock()
         inFlight -= notStarted.count
         let deadline = Date().addingTimeInterval(max(0, grace))

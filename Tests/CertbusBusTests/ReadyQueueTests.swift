@@ -16,7 +16,7 @@ import Testing
     }
 
     /// Starts `count` executor threads that take jobs until the queue closes, running `body` on each.
-    static func executors(_ queue: ReadyQueue, count: Int, _ body: @escaping @Sendable (ClaimedJob) -> Void) -> DispatchGroup {
+    static func executors(_ queue: ReadyQueue<ClaimedJob>, count: Int, _ body: @escaping @Sendable (ClaimedJob) -> Void) -> DispatchGroup {
         let group = DispatchGroup()
         for _ in 0..<count {
             group.enter()
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func firstInFirstOutAndCloseReturnsWhatNobodyTook() {
-        let queue = ReadyQueue()
+        let queue = ReadyQueue<ClaimedJob>()
         queue.put(Self.jobs(1..<6))
         #expect(queue.take()?.job.id == 1)
         #expect(queue.take()?.job.id == 2)
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func aBatchOfShortJobsWakesAtMostOneThreadPerExecutorNotOnePerJob() {
-        let queue = ReadyQueue()
+        let queue = ReadyQueue<ClaimedJob>()
         let taken = Locked<[Int64]>([])
         let group = Self.executors(queue, count: 8) { job in taken.withLock { $0.append(job.job.id) } }
         // Let every executor go idle first.
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func aBatchOfLongJobsGetsOneThreadPerJob() {
-        let queue = ReadyQueue()
+        let queue = ReadyQueue<ClaimedJob>()
         // Each job waits until all eight have started: only possible if eight threads run them at once.
         let started = Locked(0)
         let group = Self.executors(queue, count: 8) { _ in
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func jobsPutWhileEveryExecutorIsBusyAreTakenWhenOneFrees() {
-        let queue = ReadyQueue()
+        let queue = ReadyQueue<ClaimedJob>()
         let release = DispatchSemaphore(value: 0)
         let done = Locked(0)
         let group = Self.executors(queue, count: 2) { job in

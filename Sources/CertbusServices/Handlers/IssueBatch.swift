@@ -4,12 +4,13 @@ import Foundation
 import PKI
 import Postgres
 
-/// The batch path of ISSUE_CERT: many claimed jobs processed with a few statements each way —
+/// The batch path of ISSUE_CERT (``IssueCertificateHandler``'s `runBatch`, which the general
+/// `Worker` uses for ISSUE_CERT): many claimed jobs processed with a few statements each way —
 /// one request insert, one CA ledger insert, and one transaction that finishes every job
 /// (fenced, through `JobQueue.finish`) together with all certificate rows, request outcomes,
-/// audit rows and events. Same checks, records and idempotency as ``IssueCertificateHandler``;
-/// jobs that do not fit the fast path (a request id, a server-generated key, an approval
-/// profile, a CA that is not built in, a retry) go through the handler one by one.
+/// audit rows and events. Same checks, records and idempotency as the handler's `run`; jobs
+/// that do not fit the fast path (a request id, a server-generated key, an approval profile, a
+/// CA that is not built in, a retry) are deferred to the handler's `run`, one by one.
 public struct IssueBatch: Sendable {
     let handler: IssueCertificateHandler
     let registry: CertificateAuthorityRegistry
@@ -23,11 +24,30 @@ public struct IssueBatch: Sendable {
         self.backoff = backoff
     }
 
-    /// Processes `claimed` ISSUE_CERT jobs of `workerId` with `pool` (one connection used
-    /// throughout); returns how many succeeded and failed.
+    /// Processes `claimed` ISSUE_CERT jobs of `workerId` with `pool`, the deferred ones too
+    /// (one by one through the handler, as a worker would); returns how many succeeded and failed.
     @discardableResult
     public func process(_ claimed: [ClaimedJob], workerId: String, pool: ConnectionPool) throws -> (succeeded: Int, failed: Int) {
-        try pool.withConnection { c in try process(claimed, workerId: workerId, pool: pool, on: c) }
+        let outcome = try run(claimed, context: JobBatchContext(database: pool, workerId: workerId, backoff: backoff))
+        var succeeded = outcome.succeeded.count, failed = outcome.failed.count
+        let context = JobContext(database: pool, workerId: workerId)
+        try pool.withConnection { c in
+            for job in outcome.deferred {
+                do {
+                    let completion = try handler.run(job.job, context: context)
+                    if try JobQueue.complete(on: c, job, completion) { succeeded += 1 }
+                } catch let failure as JobFailure {
+                    if try JobQueue.fail(on: c, job, failure, retryDelay: backoff.delay(afterAttempt: job.job.attempt)) { failed += 1 }
+                }
+            }
+        }
+        return (succeeded, failed)
+    }
+
+    /// Runs the fast path for `claimed` and defers the rest (see ``BatchJobHandler``), on one
+    /// connection of `context.database`.
+    public func run(_ claimed: [ClaimedJob], context: JobBatchContext) throws -> JobBatchOutcome {
+        try context.database.withConnection { c in try run(claimed, workerId: context.workerId, backoff: context.backoff, on: c) }
     }
 
     struct Item {
@@ -40,7 +60,7 @@ public struct IssueBatch: Sendable {
         var renewAt = Date()
     }
 
-    func process(_ claimed: [ClaimedJob], workerId: String, pool: ConnectionPool, on c: Connection) throws -> (succeeded: Int, failed: Int) {
+    func run(_ claimed: [ClaimedJob], workerId: String, backoff: Backoff, on c: Connection) throws -> JobBatchOutcome {
         var slow: [ClaimedJob] = []
         var refused: [(ClaimedJob, String)] = []
         var items: [Item] = []
@@ -109,6 +129,7 @@ public struct IssueBatch: Sendable {
 
         // One transaction: finish the jobs (fenced) and record everything they did.
         var results: [AttemptResult] = []
+        var outcome = JobBatchOutcome()
         for item in signed {
             results.append(AttemptResult(jobId: item.claimed.job.id, attempt: item.claimed.job.attempt, outcome: .success(
                 output: IssuanceProcess.json([
@@ -128,6 +149,15 @@ public struct IssueBatch: Sendable {
         if !results.isEmpty {
             try c.withTransaction { tx in
                 let finished = try JobQueue.finish(on: tx, workerId: workerId, results)
+                for result in results {
+                    if !finished.contains(result.jobId) {
+                        outcome.discarded.append(result.jobId)
+                    } else if case .success = result.outcome {
+                        outcome.succeeded.append(result.jobId)
+                    } else {
+                        outcome.failed.append(result.jobId)
+                    }
+                }
                 let done = signed.filter { finished.contains($0.claimed.job.id) }
                 try Self.recordIssued(done, on: tx)
                 try Self.recordRefused(refused.filter { finished.contains($0.0.job.id) }, on: tx)
@@ -138,18 +168,9 @@ public struct IssueBatch: Sendable {
             }
         }
 
-        // Everything else, one by one through the handler (as a worker would).
-        var slowSucceeded = 0
-        let context = JobContext(database: pool, workerId: workerId)
-        for job in slow {
-            do {
-                let completion = try handler.run(job.job, context: context)
-                if try JobQueue.complete(on: c, job, completion) { slowSucceeded += 1 }
-            } catch let failure as JobFailure {
-                _ = try JobQueue.fail(on: c, job, failure, retryDelay: backoff.delay(afterAttempt: job.job.attempt))
-            }
-        }
-        return (signed.count + slowSucceeded, refused.count + failures.count + (slow.count - slowSucceeded))
+        // Everything else goes through the handler one by one.
+        outcome.deferred = slow
+        return outcome
     }
 
     /// The profile, CA and built-in connector for the fast path; nil when the profile needs the
