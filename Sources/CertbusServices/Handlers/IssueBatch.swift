@@ -217,7 +217,8 @@ public struct IssueBatch: Sendable {
             """, [items.map { $0.request!.id }, items.map(\.certificateId), items.map { $0.issued!.caRequestId }])
 
         // Audit rows and events built in SQL from the rows just written: the same fields, keys and
-        // formats as the handler's (AuditTrail / EventLog), without encoding JSON row by row in Swift.
+        // formats as the handler's (AuditTrail / EventLog), without encoding JSON row by row in Swift,
+        // and written with one statement each (certbus.write_audit_batch, certbus.emit_events).
         let parameters: [any PostgresEncodable] = [
             items.map(\.certificateId), items.map(\.claimed.job.id), items.map(\.claimed.job.triggeredBy.kind.rawValue),
             items.map(\.claimed.job.triggeredBy.id),
@@ -244,13 +245,20 @@ public struct IssueBatch: Sendable {
                 ) AS v(k, action, entity_type, entity_id, details)
                ORDER BY t.n, v.k
             ), audit AS (
-              SELECT certbus.write_audit(action, entity_type, entity_id, actor_type, actor_id, details) AS id FROM rows
+              SELECT a.id FROM (
+                SELECT array_agg(action ORDER BY n, k) AS actions, array_agg(entity_type ORDER BY n, k) AS entity_types,
+                       array_agg(entity_id ORDER BY n, k) AS entity_ids, array_agg(actor_type ORDER BY n, k) AS actor_types,
+                       array_agg(actor_id ORDER BY n, k) AS actor_ids, array_agg(details ORDER BY n, k) AS details
+                  FROM rows) r
+              CROSS JOIN LATERAL certbus.write_audit_batch(r.actions, r.entity_types, r.entity_ids, r.actor_types, r.actor_ids, r.details) AS a(id)
             ), events AS (
-              SELECT certbus.emit_event('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', t.certificate::text, jsonb_strip_nulls(jsonb_build_object(
-                       'certificate_id', t.certificate, 'action', 'ISSUE', 'outcome', 'SUCCESS', 'job_id', t.job,
-                       'actor_type', t.actor_type, 'actor_id', t.actor_id, 'profile_id', t.profile_id,
-                       'group_id', t.group_id, 'request_id', t.request::text))) AS id
-                FROM t ORDER BY t.n
+              SELECT e.id FROM (
+                SELECT array_agg(t.certificate::text ORDER BY t.n) AS ids, array_agg(jsonb_strip_nulls(jsonb_build_object(
+                         'certificate_id', t.certificate, 'action', 'ISSUE', 'outcome', 'SUCCESS', 'job_id', t.job,
+                         'actor_type', t.actor_type, 'actor_id', t.actor_id, 'profile_id', t.profile_id,
+                         'group_id', t.group_id, 'request_id', t.request::text)) ORDER BY t.n) AS payloads
+                  FROM t) p
+              CROSS JOIN LATERAL certbus.emit_events('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', p.ids, p.payloads) AS e(id)
             )
             SELECT (SELECT count(*) FROM audit) AS audit_rows, (SELECT count(*) FROM events) AS events
             """, parameters)
@@ -299,18 +307,16 @@ public struct IssueBatch: Sendable {
         try emitActionEvents(events, on: c)
     }
 
-    /// CERTIFICATE_ACTION_PERFORMED events, one statement through `certbus.emit_event`.
+    /// CERTIFICATE_ACTION_PERFORMED events, one statement through `certbus.emit_events`.
     static func emitActionEvents(_ events: [(resourceId: String, payload: PostgresJSON)], on c: Connection) throws {
         guard !events.isEmpty else { return }
         _ = try c.query(
-            """
-            SELECT certbus.emit_event('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', t.resource_id, t.payload)
-              FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(resource_id, payload, n) ORDER BY t.n
-            """, [events.map(\.resourceId), events.map(\.payload)])
+            "SELECT certbus.emit_events('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', $1::text[], $2::jsonb[]) AS id",
+            [events.map(\.resourceId), events.map(\.payload)])
     }
 }
 
-/// Audit rows collected for one statement through `certbus.write_audit` (details checked for
+/// Audit rows collected for one statement through `certbus.write_audit_batch` (details checked for
 /// secrets by the audit area's encoder, as ``AuditTrail`` does).
 struct AuditBatch {
     var actions: [String] = []
@@ -333,11 +339,7 @@ struct AuditBatch {
     func write(on c: Connection) throws {
         guard !actions.isEmpty else { return }
         _ = try c.query(
-            """
-            SELECT certbus.write_audit(t.action, t.entity_type, t.entity_id, t.actor_type, t.actor_id, t.details)
-              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY
-                   AS t(action, entity_type, entity_id, actor_type, actor_id, details, n)
-             ORDER BY t.n
-            """, [actions, entityTypes, entityIds, actorTypes, actorIds, details])
+            "SELECT certbus.write_audit_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) AS id",
+            [actions, entityTypes, entityIds, actorTypes, actorIds, details])
     }
 }
