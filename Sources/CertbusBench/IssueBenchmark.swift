@@ -22,7 +22,7 @@ public struct IssueBenchmark: Sendable {
     public var batchSize: Int
 
     /// A benchmark of `certificates` per round for each of `workerCounts`.
-    public init(certificates: Int = 5000, workerCounts: [Int] = [1, 4], concurrency: Int = 2, batchSize: Int = 200) {
+    public init(certificates: Int = 5000, workerCounts: [Int] = [1, 4], concurrency: Int = 2, batchSize: Int = 100) {
         self.certificates = certificates
         self.workerCounts = workerCounts
         self.concurrency = concurrency
@@ -45,6 +45,9 @@ public struct IssueBenchmark: Sendable {
         public var events: Int
         /// The 1-minute load average at the end of the round.
         public var loadAverage: Double?
+        /// CPU microseconds per certificate, of this process (workers, enqueuing) and every server
+        /// session of the scratch database; nil when unreadable (a server on another machine).
+        public var cpuMicrosecondsPerCertificate: Double?
     }
 
     /// Runs every round and returns them; `progress` receives one line per phase.
@@ -121,6 +124,7 @@ public struct IssueBenchmark: Sendable {
         defer { for worker in workers { worker.stop(grace: 5) } }
         // Let the workers connect and go idle before the clock starts.
         Thread.sleep(forTimeInterval: 0.5)
+        let cpu = try SessionCPU.start(c)
 
         // The clock: the database's, from just before the first enqueue to the last job's completion.
         let start: Date = try c.query("SELECT clock_timestamp() AS t").firstRow!.decode("t")
@@ -151,9 +155,10 @@ public struct IssueBenchmark: Sendable {
         }
         let end: Date = try c.query("SELECT max(completed_at) AS t FROM certbus.jobs WHERE kind = 'ISSUE_CERT'").firstRow!.decode("t")
         let seconds = end.timeIntervalSince(start)
+        let cpuSeconds = try cpu.seconds(c)  // before the workers stop: their sessions end with them
         let after = try c.query("SELECT (SELECT count(*) FROM certbus.audit_log) AS a, (SELECT count(*) FROM certbus.events) AS e").firstRow!
         return Round(workers: count, certificates: csrs.count, seconds: seconds,
                      auditRows: try after.decode("a", as: Int.self) - startAudit, events: try after.decode("e", as: Int.self) - startEvents,
-                     loadAverage: BenchClock.loadAverage())
+                     loadAverage: BenchClock.loadAverage(), cpuMicrosecondsPerCertificate: cpuSeconds.map { $0 / Double(csrs.count) * 1e6 })
     }
 }

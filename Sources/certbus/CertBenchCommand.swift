@@ -8,7 +8,7 @@ enum CertBenchCommand {
     static let workers = Option<String>("workers", valueName: "list", default: "1,4", help: "Worker counts, one round each.")
     static let concurrency = Option<Int>("concurrency", default: 2, help: "Executor threads of each worker: jobs, or batches of jobs, run at once.")
     static let batchSize = Option<Int>(
-        "batch-size", default: 200, help: "Most ISSUE_CERT jobs a worker issues together (1: each job alone through the handler's one-by-one path).")
+        "batch-size", default: 100, help: "Most ISSUE_CERT jobs a worker issues together (1: each job alone through the handler's one-by-one path).")
 
     static let command = Command(
         "issue", abstract: "Measure ISSUE_CERT end to end (enqueue → certificate committed with audit and event rows); use a release build.",
@@ -35,13 +35,15 @@ enum CertBenchCommand {
             invocation.output.write(try JSONOutput.string(JSONValue.array(rounds.map {
                 .object(["workers": .int($0.workers), "batch_size": .int(benchmark.batchSize), "concurrency": .int(benchmark.concurrency), "certificates": .int($0.certificates),
                          "seconds": .double($0.seconds), "per_second": .double($0.perSecond), "audit_rows": .int($0.auditRows),
-                         "events": .int($0.events), "load_average": $0.loadAverage.map { .double($0) } ?? .null])
+                         "events": .int($0.events), "load_average": $0.loadAverage.map { .double($0) } ?? .null,
+                         "cpu_us_per_certificate": $0.cpuMicrosecondsPerCertificate.map { .double($0) } ?? .null])
             })))
             return
         }
         for r in rounds {
-            invocation.print(String(format: "%d worker(s) × %d threads, batches of up to %d: %d certificates in %.2f s = %.0f certificates/s (%d audit rows, %d events; load %.2f)",
-                                    r.workers, benchmark.concurrency, benchmark.batchSize, r.certificates, r.seconds, r.perSecond, r.auditRows, r.events, r.loadAverage ?? 0))
+            invocation.print(String(format: "%d worker(s) × %d threads, batches of up to %d: %d certificates in %.2f s = %.0f certificates/s (%d audit rows, %d events; CPU %.0f µs/certificate, certbus + PostgreSQL; load %.2f)",
+                                    r.workers, benchmark.concurrency, benchmark.batchSize, r.certificates, r.seconds, r.perSecond, r.auditRows, r.events,
+                                    r.cpuMicrosecondsPerCertificate ?? .nan, r.loadAverage ?? 0))
         }
     }
 }

@@ -45,6 +45,11 @@ public enum BenchClock {
         return own + (utime + stime) / ticks
     }
 
+    /// CPU seconds (user + system) used so far by this process.
+    public static func ownCPUSeconds() -> Double? {
+        processCPUSeconds(getpid())
+    }
+
     /// CPU seconds (user + system) used so far by process `pid` (from /proc), nil if unreadable
     /// (not on Linux, the process is gone, or a server on another machine).
     public static func processCPUSeconds(_ pid: Int32) -> Double? {

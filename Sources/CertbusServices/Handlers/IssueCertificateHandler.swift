@@ -22,7 +22,7 @@ public struct IssueCertificateHandler: BatchJobHandler {
     let process: IssuanceProcess
 
     /// A handler issuing through the CAs of `registry`, up to `maximumBatchSize` jobs at once.
-    public init(registry: CertificateAuthorityRegistry, maximumBatchSize: Int = 200) {
+    public init(registry: CertificateAuthorityRegistry, maximumBatchSize: Int = 100) {
         process = IssuanceProcess(registry: registry)
         self.maximumBatchSize = maximumBatchSize
     }
