@@ -61,14 +61,7 @@ public struct IssueBenchmark: Sendable {
         let c = try scratch.migratedConnection(progress: progress)
         defer { c.close() }
 
-        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate(), path: "(benchmark)")
-        let registry = CertificateAuthorityRegistry.standard(
-            environment: CAConnectorEnvironment(homeDirectory: NSTemporaryDirectory(), variables: [:], keyEncryptionKey: kek))
-        _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "bench-ca"), keyEncryptionKey: kek,
-                                            actor: .system("bench"), on: c)
-        var draft = RAProfileDraft(name: "bench", ca: "bench-ca")
-        draft.allowedDomains = ["*.bench.test"]
-        _ = try RAProfileStore.create(draft, actor: .system("bench"), on: c)
+        let registry = try Self.makeCA(on: c)
 
         var rounds: [Round] = []
         for (index, workers) in workerCounts.enumerated() {
@@ -80,6 +73,20 @@ public struct IssueBenchmark: Sendable {
             progress(String(format: "round %d: %d certificates in %.2f s = %.0f/s", index + 1, r.certificates, r.seconds, r.perSecond))
         }
         return rounds
+    }
+
+    /// A built-in CA `bench-ca` (root + intermediate, key sealed under a throwaway KEK) and a profile `bench`
+    /// for `*.bench.test`; returns the connector registry that signs with it.
+    static func makeCA(on c: Connection) throws -> CertificateAuthorityRegistry {
+        let kek = KeyEncryptionKey(key: try SecretBox.Key.generate(), path: "(benchmark)")
+        let registry = CertificateAuthorityRegistry.standard(
+            environment: CAConnectorEnvironment(homeDirectory: NSTemporaryDirectory(), variables: [:], keyEncryptionKey: kek))
+        _ = try BuiltInCAProvisioner.create(BuiltInCASpecification(name: "bench-ca"), keyEncryptionKey: kek,
+                                            actor: .system("bench"), on: c)
+        var draft = RAProfileDraft(name: "bench", ca: "bench-ca")
+        draft.allowedDomains = ["*.bench.test"]
+        _ = try RAProfileStore.create(draft, actor: .system("bench"), on: c)
+        return registry
     }
 
     static func makeCSRs(_ count: Int, round: Int) throws -> [String] {

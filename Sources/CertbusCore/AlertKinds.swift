@@ -29,6 +29,8 @@ public enum AlertEntityType: String, Sendable, Codable, CaseIterable, CustomStri
     case approval = "APPROVAL"
     /// A scheduled (periodic) task, by name.
     case task = "TASK"
+    /// An incident, by number (`certbus incident status ID`).
+    case incident = "INCIDENT"
 
     public var description: String { rawValue }
 }

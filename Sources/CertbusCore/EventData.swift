@@ -255,6 +255,72 @@ public struct ScheduledJobFinishedEventData: EventData, Equatable {
     }
 }
 
+/// INCIDENT_OPENED: `certbus incident renew` opened an incident or ran it again.
+public struct IncidentOpenedEventData: EventData, Equatable {
+    public static let eventType = EventType.incidentOpened
+    public var incidentId: Int64
+    /// The selector as given ("issued-by=acme-corp-root").
+    public var selector: String
+    public var deadline: Date
+    public var revokeOld: Bool
+    public var reason: String?
+    /// Certificates in the incident after this run.
+    public var certificates: Int
+    /// Certificates this run added.
+    public var added: Int
+    /// Failed certificates this run retried.
+    public var retried: Int
+    /// False for the first run.
+    public var rerun: Bool
+    public var openedBy: String
+    public var resourceId: String { String(incidentId) }
+
+    public init(incidentId: Int64, selector: String, deadline: Date, revokeOld: Bool, reason: String?, certificates: Int,
+                added: Int, retried: Int, rerun: Bool, openedBy: String) {
+        self.incidentId = incidentId
+        self.selector = selector
+        self.deadline = deadline
+        self.revokeOld = revokeOld
+        self.reason = reason
+        self.certificates = certificates
+        self.added = added
+        self.retried = retried
+        self.rerun = rerun
+        self.openedBy = openedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case incidentId = "incident_id", selector, deadline, revokeOld = "revoke_old", reason, certificates, added, retried
+        case rerun, openedBy = "opened_by"
+    }
+}
+
+/// INCIDENT_FINISHED: every certificate of an incident is done or failed (emitted by
+/// `certbus.advance_incidents`; outcome FAILURE when some failed).
+public struct IncidentFinishedEventData: EventData, Equatable {
+    public static let eventType = EventType.incidentFinished
+    public var incidentId: Int64
+    public var selector: String
+    public var outcome: EventOutcome
+    public var certificates: Int
+    public var done: Int
+    public var failed: Int
+    public var resourceId: String { String(incidentId) }
+
+    public init(incidentId: Int64, selector: String, outcome: EventOutcome, certificates: Int, done: Int, failed: Int) {
+        self.incidentId = incidentId
+        self.selector = selector
+        self.outcome = outcome
+        self.certificates = certificates
+        self.done = done
+        self.failed = failed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case incidentId = "incident_id", selector, outcome, certificates, done, failed
+    }
+}
+
 // Payloads carry ids the way PostgreSQL prints them (lower-case UUIDs), so conditions such as
 // `profile_id = '<uuid>'` and templates match what psql shows.
 extension KeyedEncodingContainer {

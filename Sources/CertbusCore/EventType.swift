@@ -16,6 +16,10 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
     case approvalClosed = "APPROVAL_CLOSED"
     /// A scheduled (periodic) task finished, with its outcome.
     case scheduledJobFinished = "SCHEDULED_JOB_FINISHED"
+    /// An incident was opened or re-run (`certbus incident renew`).
+    case incidentOpened = "INCIDENT_OPENED"
+    /// Every certificate of an incident is done or failed.
+    case incidentFinished = "INCIDENT_FINISHED"
 
     /// The kind of object this event type is about (fixed per type, enforced by the table).
     public var resource: EventResource {
@@ -25,6 +29,7 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
         case .discoveryFinished: return .discovery
         case .approvalRequested, .approvalClosed: return .approval
         case .scheduledJobFinished: return .scheduledJob
+        case .incidentOpened, .incidentFinished: return .incident
         }
     }
 
@@ -44,6 +49,7 @@ public enum EventResource: String, Sendable, Codable, CaseIterable, CustomString
     case discovery = "DISCOVERY"
     case approval = "APPROVAL"
     case scheduledJob = "SCHEDULED_JOB"
+    case incident = "INCIDENT"
 
     public var description: String { rawValue }
 }

@@ -11,6 +11,8 @@ enum BenchCommands {
             BenchQueueCommand.command,
             EventsBenchCommand.command,
             CertBenchCommand.command,
+            ReportBenchCommand.command,
+            IncidentBenchCommand.command,
         ])
 }
 

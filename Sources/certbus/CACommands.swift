@@ -14,24 +14,26 @@ enum CACommands {
             intermediate, and the root is named <name>-root). Its private keys are sealed with AES-256-GCM under \
             the key-encryption key from CERTBUS_KEK_FILE (default: <certbus home>/kek, created with mode 0600).
             """,
-        subcommands: [create, CAAcmeCommand.command, list, show, disable, enable, crl])
+        subcommands: [create, CAAcmeCommand.command, list, show, disable, enable, crl, publish])
 
     static let nameArgument = Argument<String>("name", help: "The CA's name (or id).")
     static let kindOption = Option<String>("kind", valueName: "kind", default: "BUILT_IN", help: "The CA kind; this command creates BUILT_IN CAs.")
     static let rootOnlyFlag = Flag("root-only", help: "Create only a root CA that issues directly (no intermediate).")
     static let cnOption = Option<String>("cn", valueName: "name", help: "Subject common name (default: the CA's name).")
-    static let orgOption = Option<String>("org", valueName: "name", help: "Subject organization.")
+    static let orgOption = Option<String>("org", valueName: "name", help: "Subject organization (publicly-trusted CAs need one).")
+    static let countryOption = Option<String>("country", valueName: "code", help: "Subject country, two letters (ISO 3166, e.g. DE; publicly-trusted CAs need one).")
     static let keyTypeOption = Option<String>("key-type", valueName: "type", default: "EC-P256", help: "CA key type: EC-P256, EC-P384, RSA-2048, RSA-3072, RSA-4096.")
     static let rootDaysOption = Option<Int>("root-days", default: 3650, help: "Root lifetime in days.")
     static let daysOption = Option<Int>("days", default: 1825, help: "Intermediate lifetime in days.")
-    static let crlURLOption = Option<String>("crl-url", valueName: "url", help: "URL put in the CRL distribution point of issued certificates.")
+    static let crlURLOption = Option<String>("crl-url", valueName: "url", help: "Where the CA's CRL is published, put in the CRL distribution point of what it issues; {ca} stands for each CA's name (required with an intermediate), e.g. http://pki.example.com/{ca}.crl.")
+    static let caIssuersURLOption = Option<String>("ca-issuers-url", valueName: "url", help: "Where the CA's certificate is published, put in the authority information access (caIssuers) of what it issues; {ca} as for --crl-url, e.g. http://pki.example.com/{ca}.crt.")
     static let crlHoursOption = Option<Int>("crl-hours", default: 168, help: "Lifetime of each CRL in hours (a new one is published when half is left).")
     static let warnDaysOption = Option<Int>("expiry-warning-days", default: 90, help: "CA_REFRESH warns this many days before the CA certificate expires.")
 
     static let create = Command(
         "create", abstract: "Create a built-in CA (root + intermediate by default).",
-        options: CommandContext.options + [kindOption, rootOnlyFlag, cnOption, orgOption, keyTypeOption, rootDaysOption, daysOption,
-                                           crlURLOption, crlHoursOption, warnDaysOption],
+        options: CommandContext.options + [kindOption, rootOnlyFlag, cnOption, orgOption, countryOption, keyTypeOption, rootDaysOption,
+                                           daysOption, crlURLOption, caIssuersURLOption, crlHoursOption, warnDaysOption],
         arguments: [nameArgument]
     ) { invocation in
         let context = CommandContext(invocation)
@@ -43,10 +45,10 @@ enum CACommands {
         }
         let spec = BuiltInCASpecification(
             name: try invocation.value(nameArgument), commonName: invocation[cnOption], organization: invocation[orgOption],
-            keyAlgorithm: keyType.algorithm, rootValidityDays: invocation[rootDaysOption]!,
+            country: invocation[countryOption], keyAlgorithm: keyType.algorithm, rootValidityDays: invocation[rootDaysOption]!,
             intermediateValidityDays: invocation[daysOption]!, withIntermediate: !invocation[rootOnlyFlag],
-            configuration: CAConfiguration(crlURL: invocation[crlURLOption], crlValidityHours: invocation[crlHoursOption],
-                                           expiryWarningDays: invocation[warnDaysOption]))
+            configuration: CAConfiguration(crlURL: invocation[crlURLOption], caIssuersURL: invocation[caIssuersURLOption],
+                                           crlValidityHours: invocation[crlHoursOption], expiryWarningDays: invocation[warnDaysOption]))
         let kek = try CertCommandSupport.registry(invocation).environment.keyEncryptionKey()
         let connection = try context.connect()
         defer { connection.close() }
@@ -152,5 +154,26 @@ enum CACommands {
             throw CommandFailure("this CA has published no CRL")
         }
         try context.emit(text: pem.trimmingCharacters(in: .newlines), json: ["crl_pem": .string(pem)])
+    }
+
+    static let dirOption = Option<String>("dir", valueName: "directory", required: true, help: "The directory a web server serves at the URLs given to --crl-url and --ca-issuers-url.")
+
+    static let publish = Command(
+        "publish", abstract: "Write every built-in CA's certificate (<name>.crt) and current CRL (<name>.crl), DER, into a directory.",
+        discussion: """
+            What the CRL distribution point and caIssuers URLs of issued certificates point at (ca create --crl-url \
+            'http://pki.example.com/{ca}.crl' --ca-issuers-url 'http://pki.example.com/{ca}.crt'): serve the directory \
+            at http://pki.example.com/ and run this after each revocation and CA_REFRESH (e.g. from cron every few \
+            minutes). Files are replaced atomically.
+            """,
+        options: CommandContext.options + [dirOption]
+    ) { invocation in
+        let context = CommandContext(invocation)
+        let connection = try context.connect()
+        defer { connection.close() }
+        let files = try CAPublication.publish(into: try invocation.value(dirOption), on: connection)
+        try context.emit(
+            text: files.isEmpty ? "no built-in CAs to publish" : files.map { "wrote \($0.path) (\($0.caName), \($0.kind))" }.joined(separator: "\n"),
+            json: .array(files.map { .object(["ca": .string($0.caName), "kind": .string($0.kind), "path": .string($0.path)]) }))
     }
 }

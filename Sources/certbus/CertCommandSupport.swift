@@ -42,6 +42,7 @@ enum CertCommandSupport {
             "id": json(c.id), "common_name": json(c.commonName), "subject_alternative_names": .array(c.subjectAlternativeNames.map { .string($0) }),
             "status": .string(c.status), "serial_number": .string(c.serialNumber), "fingerprint_sha256": .string(c.fingerprint),
             "subject": .string(c.subject), "issuer": .string(c.issuer), "key_algorithm": .string(c.keyAlgorithm),
+            "public_key_sha256": json(c.publicKeySHA256),
             "key_size": c.keySize.map { .int($0) } ?? .null, "not_before": json(c.notBefore), "not_after": json(c.notAfter),
             "renew_at": json(c.renewAt), "renewal_failures": .int(c.renewalFailures), "renewal_last_error": json(c.renewalLastError),
             "revoked_at": json(c.revokedAt), "revocation_reason": json(c.revocationReason), "ca": json(c.caName),
@@ -75,6 +76,7 @@ enum CertCommandSupport {
             ("valid", "\(time(c.notBefore)) → \(time(c.notAfter)) UTC"), ("serial", c.serialNumber),
             ("SHA-256", c.fingerprint), ("subject", c.subject), ("issuer", c.issuer),
             ("key", "\(c.keyAlgorithm)\(c.keySize.map { " \($0) bits" } ?? "")\(c.hasServerKey ? " (held by certbus\(c.privateKeyExportedAt.map { ", exported \(time($0))" } ?? ""))" : " (held by the requester)")"),
+            ("key SHA-256", c.publicKeySHA256 ?? "(unreadable)"),
             ("CA / profile", "\(c.caName ?? "-") / \(c.profileName ?? "-")"),
         ]
         if let renewAt = c.renewAt { lines.append(("renew at", time(renewAt) + " UTC")) }

@@ -95,25 +95,41 @@ enum CertCommands {
 
     static let expiringOption = Option<String>("expiring-within", valueName: "span", help: "Only certificates expiring within this span from now (e.g. 30d, 12h).")
     static let statusOption = Option<String>("status", valueName: "status", repeatable: true, help: "Only VALID, EXPIRING, EXPIRED or REVOKED certificates; repeatable.")
-    static let listProfileOption = Option<String>("profile", valueName: "name", help: "Only certificates of this profile.")
     static let limitOption = Option<Int>("limit", short: "n", default: 100, help: "Show at most this many.")
+    static let countFlag = Flag("count", help: "Print only how many certificates match (the size of the blast radius).")
 
     static let list = Command(
         "list", abstract: "List certificates (newest first, or soonest expiry first with --expiring-within).",
-        options: CommandContext.options + [expiringOption, statusOption, listProfileOption, limitOption]
+        discussion: """
+            The blast-radius options select the certificates a compromise exposes; every option given must \
+            match: --sharing-key-of ID (same public key), --issued-by CA (that CA and every CA below it), \
+            --san-matches '*.example.com' (a name matches; * is any run of characters, case is ignored), \
+            --profile NAME, --endpoint NAME (deployed there). psql: certbus.certificates_sharing_key(id), \
+            certbus.certificates_issued_by(ca), certbus.certificates_matching_name(pattern), \
+            certbus.certificates_on_endpoint(endpoint).
+            """,
+        options: CommandContext.options + [expiringOption, statusOption] + SelectorOptions.criteria + [limitOption, countFlag]
     ) { invocation in
         let context = CommandContext(invocation)
-        var filter = CertificateFilter(statuses: invocation.values(statusOption), profile: invocation[listProfileOption],
-                                       limit: invocation[limitOption]!)
+        var filter = CertificateFilter(statuses: invocation.values(statusOption), limit: invocation[limitOption]!)
         if let span = invocation[expiringOption] {
             do { filter.expiringWithin = try DurationText.parse(span) } catch { throw UsageError("--expiring-within: \(error)") }
         }
         guard filter.limit >= 1 else { throw UsageError("--limit must be at least 1") }
+        let selector = try SelectorOptions.selector(invocation)
         let connection = try context.connect()
         defer { connection.close() }
+        if !selector.isEmpty { filter.selection = try SelectorOptions.resolve(selector, on: connection) }
         let certificates: [CertificateRecord]
+        var total: Int?
         do {
+            if invocation[countFlag] {
+                let count = try CertificateStore.count(filter, on: connection)
+                try context.emit(text: "\(count)", json: ["count": .int(count)])
+                return
+            }
             certificates = try CertificateStore.list(filter, on: connection)
+            if certificates.count == filter.limit { total = try CertificateStore.count(filter, on: connection) }
         } catch let refusal as RequestRefusal {
             throw UsageError(refusal.message)
         }
@@ -132,6 +148,9 @@ enum CertCommands {
              $0.profileName ?? "", $0.subjectAlternativeNames.joined(separator: ",")]
         }), terminator: "")
         _ = table
+        if let total, total > certificates.count {
+            invocation.print("showing \(certificates.count) of \(ProgressLine.grouped(total)) (--limit N shows more, --count only counts)")
+        }
     }
 
     // MARK: show

@@ -27,6 +27,7 @@ enum ServiceComposition {
             ReportedTask(AutomationStatusRevertTask(interval: 300)),
             ReportedTask(AgentOfflineTask(interval: 30, threshold: 300)),
         ] + CertificateServices.periodicTasks().map { ReportedTask($0) }
+            + [IncidentAdvanceTask()]  // every 5 s: not a ReportedTask (no SCHEDULED_JOB_FINISHED every 5 s); it audits each step
     }
 
     /// Builds the services named in `parts`.

@@ -22,6 +22,7 @@ extension CommandTree {
         AgentCommands.command,
         DiscoveryCommands.command,
         CertCommands.command,
+        IncidentCommands.command,
         CACommands.command,
         ProfileCommands.command,
         ApprovalCommands.command,

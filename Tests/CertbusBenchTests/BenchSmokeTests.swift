@@ -61,12 +61,32 @@ struct BenchSmokeTests {
         }
     }
 
+    @Test func report() throws {
+        let result = try bench(["report", "--certificates", "300", "--jobs", "500"])
+        for expected in ["weekly report, 8 weeks:", "daily report:", "time to renew", "certificate trends plan:"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
     @Test func refusesNonPositiveSizesWithAUsageError() throws {
         let database = try TestDatabase.create(migrated: false)
         defer { database.drop() }
         let result = try CertbusCommand.run(["bench", "queue", "--workers", "0"], database: database)
         #expect(result.status == 2)
         #expect(result.error.contains("--workers"))
+    }
+
+    @Test func incident() throws {
+        let result = try bench(["incident", "--certificates", "20000", "--renewals", "12", "--workers", "1", "--concurrency", "2",
+                                "--revoke-old", "--json"])
+        let report = try #require(try result.json() as? [String: Any])
+        let blast = try #require(report["blast_radius"] as? [String: Any])
+        let queries = try #require(blast["queries"] as? [[String: Any]])
+        #expect(queries.count == 13)
+        #expect(queries.first { ($0["question"] as? String)?.contains("--issued-by bench-sub-1 (") == true }?["matches"] as? Int == 200)
+        let incident = try #require(report["incident"] as? [String: Any])
+        #expect(incident["renewals"] as? Int == 12)
+        #expect(incident["revoke_old"] as? Bool == true)
     }
 }
 

@@ -65,7 +65,7 @@ final class CertFixture: @unchecked Sendable {
             adding: factories)
         let cas = try BuiltInCAProvisioner.create(
             BuiltInCASpecification(name: caName, commonName: "certbus Test CA", organization: "certbus tests",
-                                   configuration: CAConfiguration(crlURL: "http://crl.example.test/test-ca.crl")),
+                                   configuration: CAConfiguration(crlURL: "http://crl.example.test/{ca}.crl")),
             keyEncryptionKey: kek, actor: actor, on: connection)
         root = cas[0]
         intermediate = cas[1]

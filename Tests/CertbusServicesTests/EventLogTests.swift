@@ -33,6 +33,12 @@ import Testing
             (.scheduledJobFinished, "certificate-expiry", EventLog.emit(on: c,
                 ScheduledJobFinishedEventData(task: "certificate-expiry", outcome: .success, summary: "ok",
                                               startedAt: now, finishedAt: now.addingTimeInterval(0.25)))),
+            (.incidentOpened, "7", EventLog.emit(on: c,
+                IncidentOpenedEventData(incidentId: 7, selector: "issued-by=corp-root", deadline: now, revokeOld: true,
+                                        reason: "keyCompromise", certificates: 3, added: 3, retried: 0, rerun: false, openedBy: "USER:alice"))),
+            (.incidentFinished, "7", EventLog.emit(on: c,
+                IncidentFinishedEventData(incidentId: 7, selector: "issued-by=corp-root", outcome: .failure, certificates: 3, done: 2,
+                                          failed: 1))),
         ]
         #expect(Set(payloads.map(\.0)) == Set(EventType.allCases))
         for (type, resourceId, id) in payloads {

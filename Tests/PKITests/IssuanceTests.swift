@@ -144,10 +144,12 @@ import Testing
         #expect(result.output == "leaf.pem: OK\n", "\(result.combined)")
     }
 
-    @Test func rsaLeafGetsKeyEncipherment() throws {
+    /// keyEncipherment only serves TLS's RSA key transport (gone in TLS 1.3); the BR do not
+    /// recommend it beside digitalSignature, so RSA leaves get digitalSignature alone.
+    @Test func rsaLeafGetsDigitalSignatureOnly() throws {
         let pki = try TestHierarchy(rootAlgorithm: .rsa(bits: 2048), intermediateAlgorithm: .rsa(bits: 2048))
         let (_, leaf) = try pki.issueLeaf(algorithm: .rsa(bits: 2048))
-        #expect(leaf.keyUsage == [.digitalSignature, .keyEncipherment])
+        #expect(leaf.keyUsage == [.digitalSignature])
         #expect(leaf.signatureAlgorithm == "sha256WithRSAEncryption")
         let (_, edLeaf) = try pki.issueLeaf(algorithm: .ed25519)
         #expect(edLeaf.keyUsage == [.digitalSignature])
@@ -178,13 +180,15 @@ import Testing
         #expect(intermediate.pathLengthConstraint == 0)
         #expect(intermediate.extendedKeyUsage == [.serverAuth, .clientAuth])
         #expect(intermediate.authorityKeyIdentifier == root.subjectKeyIdentifier)
-        #expect(!intermediate.extensions.contains { $0.name == "certificatePolicies" })
+        // BR 7.1.2.10.5: a subordinate CA carries certificatePolicies; anyPolicy for one its root's owner runs.
+        #expect(intermediate.extensions.first { $0.name == "certificatePolicies" }?.isCritical == false)
 
         let scratch = try ScratchDirectory()
         let path = try scratch.write(intermediate.pem, to: "int.pem")
         let text = try OpenSSLTool.run(["x509", "-in", path, "-noout", "-text"]).output
         #expect(text.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:0"))
         #expect(text.contains("Certificate Sign, CRL Sign"))
+        #expect(text.contains("Policy: X509v3 Any Policy"))
     }
 
     @Test func commonNameIsAddedToTheSANs() throws {

@@ -29,6 +29,8 @@ public struct CertificateRecord: Sendable, Equatable, Codable {
     public var issuer: String
     /// DNS names and IP addresses.
     public var subjectAlternativeNames: [String]
+    /// SHA-256 of the DER SubjectPublicKeyInfo (certificates sharing a key have the same), if readable.
+    public var publicKeySHA256: String?
     /// EC-P256, RSA, ...
     public var keyAlgorithm: String
     /// Key size in bits.
@@ -71,7 +73,7 @@ public struct CertificateRecord: Sendable, Equatable, Codable {
     static func columns(withBodies: Bool) -> String {
         """
         c.id, c.ca_id, a.name AS ca_name, c.profile_id, p.name AS profile_name, c.group_id, c.serial_number,
-        c.fingerprint_sha256, c.common_name, c.subject, c.issuer, c.subject_alternative_names, c.key_algorithm, c.key_size,
+        c.fingerprint_sha256, c.common_name, c.subject, c.issuer, c.subject_alternative_names, c.public_key_sha256, c.key_algorithm, c.key_size,
         c.not_before, c.not_after, c.status, c.revoked_at, c.revocation_reason, c.predecessor_id,
         (SELECT s.id FROM certbus.certificates s WHERE s.predecessor_id = c.id ORDER BY s.created_at LIMIT 1) AS successor_id,
         c.renew_at, c.renewal_failures, c.renewal_last_error, c.encrypted_private_key IS NOT NULL AS has_server_key,
@@ -98,6 +100,7 @@ public struct CertificateRecord: Sendable, Equatable, Codable {
         subject = try row.decode("subject")
         issuer = try row.decode("issuer")
         subjectAlternativeNames = try row.decode("subject_alternative_names")
+        publicKeySHA256 = try row.decode("public_key_sha256")
         keyAlgorithm = try row.decode("key_algorithm")
         keySize = try row.decode("key_size")
         notBefore = try row.decode("not_before")
@@ -126,17 +129,38 @@ public struct CertificateFilter: Sendable, Equatable {
     public var expiringWithin: TimeInterval?
     /// Only these statuses (VALID, EXPIRING, EXPIRED, REVOKED).
     public var statuses: [String] = []
-    /// Only this profile (name or id).
-    public var profile: String?
+    /// Only certificates matching this blast-radius selection (key, CA subtree, names, profile, endpoint).
+    public var selection: ResolvedSelector?
     /// At most this many rows.
     public var limit: Int = 1000
 
     /// No filter: the newest 1000 certificates.
-    public init(expiringWithin: TimeInterval? = nil, statuses: [String] = [], profile: String? = nil, limit: Int = 1000) {
+    public init(expiringWithin: TimeInterval? = nil, statuses: [String] = [], selection: ResolvedSelector? = nil, limit: Int = 1000) {
         self.expiringWithin = expiringWithin
         self.statuses = statuses
-        self.profile = profile
+        self.selection = selection
         self.limit = limit
+    }
+
+    /// The WHERE condition on `certbus.certificates c` and its parameters ($1, $2, ...); throws for an unknown status.
+    func condition() throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        let statuses = self.statuses.map { $0.uppercased() }
+        let known = ["VALID", "EXPIRING", "EXPIRED", "REVOKED"]
+        if let bad = statuses.first(where: { !known.contains($0) }) {
+            throw RequestRefusal(.invalidRequest, "unknown certificate status \(bad) (use \(known.joined(separator: ", ")))")
+        }
+        var sql = """
+            ($1::float8 IS NULL OR (c.not_after > now() AND c.not_after <= now() + make_interval(secs => $1::float8)
+                                    AND c.status <> 'REVOKED'))
+            AND (cardinality($2::text[]) = 0 OR c.status = ANY($2::text[]))
+            """
+        var parameters: [any PostgresEncodable] = [expiringWithin, statuses]
+        if let selection {
+            let predicate = selection.predicate(firstParameter: 3)
+            sql += " AND " + predicate.sql
+            parameters += predicate.parameters
+        }
+        return (sql, parameters)
     }
 }
 
@@ -157,23 +181,31 @@ public enum CertificateStore {
 
     /// Certificates matching `filter`, soonest expiry first when filtering by expiry, newest first otherwise.
     public static func list(_ filter: CertificateFilter, on connection: Connection) throws -> [CertificateRecord] {
-        let statuses = filter.statuses.map { $0.uppercased() }
-        let known = ["VALID", "EXPIRING", "EXPIRED", "REVOKED"]
-        if let bad = statuses.first(where: { !known.contains($0) }) {
-            throw RequestRefusal(.invalidRequest, "unknown certificate status \(bad) (use \(known.joined(separator: ", ")))")
-        }
+        let (sql, parameters) = try listQuery(filter)
+        return try connection.query(sql, parameters).map(CertificateRecord.init(row:))
+    }
+
+    /// The statement ``list(_:on:)`` runs, with its parameters (for EXPLAIN in benchmarks).
+    public static func listQuery(_ filter: CertificateFilter) throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        let (condition, parameters) = try filter.condition()
         let order = filter.expiringWithin == nil ? "c.created_at DESC, c.id" : "c.not_after, c.id"
-        return try connection.query(
-            """
+        return ("""
             SELECT \(CertificateRecord.columns(withBodies: false)) FROM \(CertificateRecord.from)
-             WHERE ($1::float8 IS NULL OR (c.not_after > now() AND c.not_after <= now() + make_interval(secs => $1::float8)
-                                           AND c.status <> 'REVOKED'))
-               AND (cardinality($2::text[]) = 0 OR c.status = ANY($2::text[]))
-               AND ($3::text IS NULL OR p.name = $3 OR p.id::text = $3)
-             ORDER BY \(order) LIMIT $4
-            """,
-            [filter.expiringWithin, statuses, filter.profile, max(1, filter.limit)]
-        ).map(CertificateRecord.init(row:))
+             WHERE \(condition)
+             ORDER BY \(order) LIMIT $\(parameters.count + 1)
+            """, parameters + [max(1, filter.limit)])
+    }
+
+    /// How many certificates match `filter` (its limit ignored).
+    public static func count(_ filter: CertificateFilter, on connection: Connection) throws -> Int {
+        let (sql, parameters) = try countQuery(filter)
+        return try connection.query(sql, parameters)[0].decode("n")
+    }
+
+    /// The statement ``count(_:on:)`` runs, with its parameters (for EXPLAIN in benchmarks).
+    public static func countQuery(_ filter: CertificateFilter) throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        let (condition, parameters) = try filter.condition()
+        return ("SELECT count(*) AS n FROM certbus.certificates c WHERE \(condition)", parameters)
     }
 
     /// The renewal line of a certificate: its predecessors (oldest first), itself, its successors.

@@ -127,6 +127,9 @@ public struct RAProfileDraft: Sendable {
     public var approvalLifetimeSeconds: Double = 7 * 86400
     /// Key type generated for requests without a CSR.
     public var defaultKeyAlgorithm = "EC-P256"
+    /// The built-in template the draft started from, if any: creation then also refuses settings
+    /// that leave the template and a CA that cannot issue its certificates.
+    public var template: ProfileTemplate?
 
     /// A draft with defaults for everything but the name and CA.
     public init(name: String, ca: String) {
@@ -200,10 +203,15 @@ public enum RAProfileStore {
             throw refuse("unknown default key algorithm \(draft.defaultKeyAlgorithm) (use \(GeneratedKeyType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard draft.approvalLifetimeSeconds >= 60 else { throw refuse("approvals must live at least one minute") }
+        if let problem = draft.template?.problem(with: draft) { throw refuse(problem) }
 
         return try connection.withTransaction { c in
             guard let ca = try CertificateAuthorityStore.find(nameOrId: draft.ca, on: c) else {
                 throw refuse("unknown CA \"\(draft.ca)\" (see certbus ca list)")
+            }
+            if let template = draft.template {
+                let settings = (try? ca.configuration(as: CAConfiguration.self)) ?? CAConfiguration()
+                if let problem = template.problem(withCA: ca.name, kind: ca.kind, configuration: settings) { throw refuse(problem) }
             }
             guard try c.query("SELECT 1 FROM certbus.ra_profiles WHERE name = $1", [draft.name]).isEmpty else {
                 throw refuse("a profile named \"\(draft.name)\" already exists")
@@ -226,7 +234,8 @@ public enum RAProfileStore {
                 .profileCreated, entityType: .profile, entityId: id.uuidString.lowercased(), actor: actor,
                 details: ["name": draft.name, "ca": ca.name, "validityDays": draft.validityDays,
                           "allowedDomains": draft.allowedDomains, "requiresApproval": draft.requiresApproval,
-                          "autoRenew": draft.autoRenew, "certificateType": draft.certificateType.rawValue],
+                          "autoRenew": draft.autoRenew, "certificateType": draft.certificateType.rawValue,
+                          "template": draft.template?.name ?? NSNull()],
                 on: c)
             return try find(id: id, on: c)!
         }

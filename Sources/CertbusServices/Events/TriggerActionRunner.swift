@@ -116,6 +116,7 @@ struct TriggerActionRunner {
         case .discovery: .discovery
         case .approval: .approval
         case .scheduledJob: .task
+        case .incident: .incident
         }
         let grouping = per ?? (event.resource == .certificate ? .resource : .event)
         let causeKey = switch grouping {

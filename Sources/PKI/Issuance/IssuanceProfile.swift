@@ -57,6 +57,10 @@ public struct IssuanceProfile: Sendable, Hashable {
     /// The CA/B Forum reserved policy OID for domain-validated TLS certificates.
     public static let domainValidatedPolicy = "2.23.140.1.2.1"
 
+    /// anyPolicy (RFC 5280 §4.2.1.4): in a subordinate CA certificate, the CA may issue under
+    /// any policy (BR 7.1.2.10.5 allows it for a subordinate CA operated by the root's owner).
+    public static let anyPolicy = "2.5.29.32.0"
+
     /// A TLS server certificate (BR subscriber profile): EKU serverAuth, SAN required, DV policy.
     public static func tlsServer(validityDays: Int = 90) -> IssuanceProfile {
         IssuanceProfile(role: .endEntity, validity: days(validityDays), extendedKeyUsage: [.serverAuth],
@@ -76,24 +80,27 @@ public struct IssuanceProfile: Sendable, Hashable {
     }
 
     /// A root CA: cA TRUE (critical), keyCertSign + cRLSign + digitalSignature, no EKU (BR 7.1.2.1).
+    /// The BR do not recommend a pathLenConstraint in a root; pass nil (the default) to leave it out.
     public static func rootCA(validityDays: Int = 3650, pathLength: Int? = nil) -> IssuanceProfile {
         IssuanceProfile(role: .certificateAuthority(pathLength: pathLength), validity: days(validityDays))
     }
 
     /// A TLS subordinate CA: cA TRUE with pathLenConstraint (default 0: it may only issue leaves),
-    /// EKU serverAuth + clientAuth (BR 7.1.2.2).
+    /// EKU serverAuth + clientAuth, certificatePolicies anyPolicy (BR 7.1.2.6, 7.1.2.10.5). The
+    /// issuing CA's CRL and caIssuers URLs, which the BR require, are set by the caller.
     public static func intermediateCA(validityDays: Int = 1825, pathLength: Int? = 0) -> IssuanceProfile {
         IssuanceProfile(role: .certificateAuthority(pathLength: pathLength), validity: days(validityDays),
-                        extendedKeyUsage: [.serverAuth, .clientAuth])
+                        extendedKeyUsage: [.serverAuth, .clientAuth], certificatePolicies: [anyPolicy])
     }
 
     /// The keyUsage used when ``keyUsage`` is nil: CAs get keyCertSign, cRLSign, digitalSignature;
-    /// ECDSA/Ed25519 subscribers get digitalSignature; RSA subscribers also keyEncipherment.
+    /// subscribers get digitalSignature, whatever their key type. RSA subscribers do not get
+    /// keyEncipherment: it only serves TLS's RSA key transport, which TLS 1.3 dropped and ECDHE
+    /// suites never use, and the BR (7.1.2.7.11) do not recommend it together with digitalSignature.
     public func defaultKeyUsage(for subjectKey: KeyAlgorithm) -> KeyUsage {
-        switch (role, subjectKey) {
-        case (.certificateAuthority, _): [.digitalSignature, .keyCertSign, .cRLSign]
-        case (.endEntity, .rsa): [.digitalSignature, .keyEncipherment]
-        case (.endEntity, _): [.digitalSignature]
+        switch role {
+        case .certificateAuthority: [.digitalSignature, .keyCertSign, .cRLSign]
+        case .endEntity: [.digitalSignature]
         }
     }
 

@@ -9,8 +9,10 @@ public struct BuiltInCASpecification: Sendable {
     public var name: String
     /// The subject common name (root: "<commonName> Root", intermediate: "<commonName>").
     public var commonName: String
-    /// Optional organization in both subjects.
+    /// Optional organization in both subjects (the BR require one in publicly-trusted CA certificates).
     public var organization: String?
+    /// Optional two-letter ISO 3166 country code in both subjects (the BR require one too).
+    public var country: String?
     /// Key type of the CA keys.
     public var keyAlgorithm: KeyAlgorithm
     /// Root lifetime in days.
@@ -19,23 +21,46 @@ public struct BuiltInCASpecification: Sendable {
     public var intermediateValidityDays: Int
     /// Whether to create a root and an intermediate (profiles then use the intermediate).
     public var withIntermediate: Bool
-    /// CRL/AIA URLs and CRL timing for both CAs.
+    /// CRL/AIA URLs and CRL timing for both CAs. In the URLs, ``namePlaceholder`` stands for each
+    /// CA's own name (see ``configuration(forCA:)``).
     public var configuration: CAConfiguration
+
+    /// The text in CRL, caIssuers and OCSP URLs that is replaced by the name of the CA the URL
+    /// belongs to: `http://pki.example.com/{ca}.crl` is `.../corp-root.crl` for the root and
+    /// `.../corp.crl` for the intermediate.
+    public static let namePlaceholder = "{ca}"
 
     /// A specification with certbus's defaults: ECDSA P-256, root 10 years, intermediate 5 years.
     public init(
-        name: String, commonName: String? = nil, organization: String? = nil, keyAlgorithm: KeyAlgorithm = .ecdsaP256,
-        rootValidityDays: Int = 3650, intermediateValidityDays: Int = 1825, withIntermediate: Bool = true,
-        configuration: CAConfiguration = CAConfiguration()
+        name: String, commonName: String? = nil, organization: String? = nil, country: String? = nil,
+        keyAlgorithm: KeyAlgorithm = .ecdsaP256, rootValidityDays: Int = 3650, intermediateValidityDays: Int = 1825,
+        withIntermediate: Bool = true, configuration: CAConfiguration = CAConfiguration()
     ) {
         self.name = name
         self.commonName = commonName ?? name
         self.organization = organization
+        self.country = country
         self.keyAlgorithm = keyAlgorithm
         self.rootValidityDays = rootValidityDays
         self.intermediateValidityDays = intermediateValidityDays
         self.withIntermediate = withIntermediate
         self.configuration = configuration
+    }
+
+    /// The name of the root CA: `<name>-root` with an intermediate, else `name`.
+    public var rootName: String { withIntermediate ? name + "-root" : name }
+
+    /// The settings stored for the CA named `caName` (the root's or the intermediate's): the
+    /// configuration with ``namePlaceholder`` in its URLs replaced by `caName`.
+    public func configuration(forCA caName: String) -> CAConfiguration {
+        var settings = configuration
+        func resolve(_ url: String?) -> String? {
+            url?.replacingOccurrences(of: Self.namePlaceholder, with: caName)
+        }
+        settings.crlURL = resolve(configuration.crlURL)
+        settings.ocspURL = resolve(configuration.ocspURL)
+        settings.caIssuersURL = resolve(configuration.caIssuersURL)
+        return settings
     }
 }
 
@@ -55,7 +80,7 @@ public enum BuiltInCAProvisioner {
     public static func create(
         _ spec: BuiltInCASpecification, keyEncryptionKey: KeyEncryptionKey, actor: Actor, on connection: Connection
     ) throws -> [CertificateAuthorityRecord] {
-        let rootName = spec.withIntermediate ? spec.name + "-root" : spec.name
+        let rootName = spec.rootName
         let namePattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
         guard spec.name.range(of: namePattern, options: .regularExpression) != nil else {
             throw CACreationError(message: "invalid CA name \"\(spec.name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
@@ -70,18 +95,30 @@ public enum BuiltInCAProvisioner {
         if case .rsa(let bits) = spec.keyAlgorithm, bits < 2048 {
             throw CACreationError(message: "RSA CA keys must have at least 2048 bits")
         }
-        for config in [spec.configuration.crlURL, spec.configuration.ocspURL, spec.configuration.caIssuersURL].compactMap({ $0 }) {
-            guard let url = URL(string: config), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-                throw CACreationError(message: "\"\(config)\" is not an http(s) URL")
+        if let country = spec.country,
+           !(country.utf8.count == 2 && country.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })) {
+            throw CACreationError(message: "country must be a two-letter upper-case ISO 3166 code such as DE or US, not \"\(country)\"")
+        }
+        for (option, template) in [("--crl-url", spec.configuration.crlURL), ("--ca-issuers-url", spec.configuration.caIssuersURL)] {
+            guard let template, spec.withIntermediate, !template.contains(BuiltInCASpecification.namePlaceholder) else { continue }
+            throw CACreationError(message: "\(option) \(template) would be the same for \(rootName) and \(spec.name), but each CA has its own \(option == "--crl-url" ? "CRL" : "certificate"): put \(BuiltInCASpecification.namePlaceholder) in the URL where the CA's name goes, e.g. http://pki.example.com/\(BuiltInCASpecification.namePlaceholder)\(option == "--crl-url" ? ".crl" : ".crt")")
+        }
+        for caName in spec.withIntermediate ? [rootName, spec.name] : [rootName] {
+            let settings = spec.configuration(forCA: caName)
+            for config in [settings.crlURL, settings.ocspURL, settings.caIssuersURL].compactMap({ $0 }) {
+                guard let url = URL(string: config), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil,
+                      config.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+                    throw CACreationError(message: "\"\(config)\" is not an http(s) URL")
+                }
             }
         }
 
         let rootKey = try PrivateKey.generate(spec.keyAlgorithm)
         let rootSubject = DistinguishedName(commonName: spec.commonName + (spec.withIntermediate ? " Root" : ""),
-                                            organization: spec.organization)
+                                            organization: spec.organization, country: spec.country)
+        // No pathLenConstraint in the root (BR 7.1.2.1.4: not recommended); the intermediate has 0.
         let root = try CertificateIssuer.selfSignedRoot(
-            key: rootKey, subject: rootSubject,
-            profile: .rootCA(validityDays: spec.rootValidityDays, pathLength: spec.withIntermediate ? 1 : 0))
+            key: rootKey, subject: rootSubject, profile: .rootCA(validityDays: spec.rootValidityDays))
 
         return try connection.withTransaction { c in
             for name in [rootName, spec.name] where try !c.query(
@@ -94,10 +131,14 @@ public enum BuiltInCAProvisioner {
             var ids = [rootId]
             if spec.withIntermediate {
                 let intermediateKey = try PrivateKey.generate(spec.keyAlgorithm)
-                let profile = IssuanceProfile.intermediateCA(validityDays: spec.intermediateValidityDays, pathLength: 0)
+                // The intermediate points at the root's CRL and certificate (BR 7.1.2.10.2, 7.1.2.10.3).
+                var profile = IssuanceProfile.intermediateCA(validityDays: spec.intermediateValidityDays, pathLength: 0)
+                let rootSettings = spec.configuration(forCA: rootName)
+                profile.crlDistributionPointURL = rootSettings.crlURL
+                profile.caIssuersURL = rootSettings.caIssuersURL
                 let intermediate = try root.issue(
                     publicKey: intermediateKey.publicKey,
-                    subject: DistinguishedName(commonName: spec.commonName, organization: spec.organization),
+                    subject: DistinguishedName(commonName: spec.commonName, organization: spec.organization, country: spec.country),
                     subjectAlternativeNames: [], profile: profile)
                 let id = UUID()
                 try insert(id: id, name: spec.name, parent: rootId, certificate: intermediate, chain: [root.certificate],
@@ -137,6 +178,6 @@ public enum BuiltInCAProvisioner {
             VALUES ($1, $2, 'BUILT_IN', 'ACTIVE', $3, $4, $5, $6, $7::jsonb, $8, $9)
             """,
             [id, name, parent, certificate.pem, chain.map(\.pem).joined(), sealed,
-             try PostgresJSON(encoding: spec.configuration), certificate.notAfter, certificate.sha256Fingerprint])
+             try PostgresJSON(encoding: spec.configuration(forCA: name)), certificate.notAfter, certificate.sha256Fingerprint])
     }
 }
