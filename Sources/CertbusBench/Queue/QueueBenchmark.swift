@@ -87,6 +87,10 @@ public struct QueueBenchmark: Sendable {
         public var churnBefore: [DrainRun] = []
         public var churnAfter: [DrainRun] = []
         public var tableBytesAfterChurn = 0
+        /// Updates of certbus.jobs during the churn and how many of them were heap-only (HOT), from pg_stat_user_tables.
+        public var churnUpdates: (all: Int, hot: Int)?
+        /// Plans (auto_explain, ANALYZE) of one claim and one completion of 500 jobs on the churned table.
+        public var churnPlans: [String] = []
     }
 
     /// Runs every phase in a scratch database next to `baseConnectionString`'s and drops it after.
@@ -107,6 +111,18 @@ public struct QueueBenchmark: Sendable {
         try measureLatency(url: url, c: c, into: &results)
         try measurePgbench(url: url, c: c, into: &results)
         try measureChurn(url: url, c: c, into: &results)
+        return results
+    }
+
+    /// Only the churn phase (drains before and after, plans on the churned table), in its own
+    /// scratch database: `certbus bench growth` uses it.
+    public func runChurn(baseConnectionString: String) throws -> Results {
+        var results = Results()
+        let scratch = try ScratchDatabase(near: baseConnectionString, purpose: "churn")
+        defer { scratch.drop() }
+        let c = try scratch.migratedConnection(progress: log)
+        defer { c.close() }
+        try measureChurn(url: scratch.connectionString, c: c, into: &results)
         return results
     }
 

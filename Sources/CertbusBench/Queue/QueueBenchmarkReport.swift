@@ -51,6 +51,13 @@ extension QueueBenchmark.Results {
             lines.append("Churn: \(r.churnJobs) jobs enqueued in batches, run by \(workers) workers and deleted by the retention task in \(f(r.churnSeconds, 1)) s (\(f(Double(r.churnJobs) / r.churnSeconds)) jobs/s sustained); jobs table then \(mb(r.tableBytesAfterChurn)):")
             lines.append("  drain with \(workers) workers, fresh table: \(f(before)) jobs/s (median of \(list(r.churnBefore)))")
             lines.append("  the same table after the churn: \(f(after)) jobs/s (median of \(list(r.churnAfter))) = \(f(after / before * 100, 0))% of fresh")
+            if let u = r.churnUpdates {
+                lines.append("  row updates of certbus.jobs during the churn: \(u.all), heap-only (HOT): \(u.hot) (\(f(Double(u.hot) / Double(max(u.all, 1)) * 100, 1))%)")
+            }
+            for plan in r.churnPlans {
+                lines.append("  plan on the churned table:")
+                lines.append(contentsOf: plan.split(separator: "\n").map { "    " + $0 })
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
