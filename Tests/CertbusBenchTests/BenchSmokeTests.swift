@@ -47,6 +47,27 @@ struct BenchSmokeTests {
         #expect(rounds.first?["events"] as? Int == 20)
     }
 
+    @Test func growth() throws {
+        let result = try bench([
+            "growth", "--churn-jobs", "2000", "--drain-jobs", "300", "--workers", "1", "--concurrency", "4", "--audit-rows", "3000",
+            "--certificates", "2000", "--jobs", "2000",
+        ])
+        for expected in ["1. Drain after churn", "% of fresh", "heap-only (HOT)", "Index Scan using jobs_claimable",
+                         "2. Audit log, 3000 rows", "sealing: 3000 rows", "verification:", "plan of the sealer's work list",
+                         "3. Expiry scan over 2000 certificates", "plan of the candidate query",
+                         "4. Weekly report over 2000 jobs", "and 3000 audit rows", "Query Text:"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
+    @Test func issueOneByOne() throws {
+        let result = try bench(["issue", "--certificates", "10", "--workers", "1", "--batch-size", "1", "--json"])
+        let rounds = try #require(try result.json() as? [[String: Any]])
+        #expect(rounds.first?["certificates"] as? Int == 10)
+        #expect(rounds.first?["audit_rows"] as? Int == 30)
+        #expect(rounds.first?["batch_size"] as? Int == 1)
+    }
+
     @Test func audit() throws {
         let result = try bench(["audit", "--transactions", "20", "--rows", "500", "--batch-size", "100", "--json"])
         let report = try #require(try result.json() as? [String: Any])
