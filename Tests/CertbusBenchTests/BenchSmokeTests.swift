@@ -54,8 +54,8 @@ struct BenchSmokeTests {
         ])
         for expected in ["1. Drain after churn", "% of fresh", "heap-only (HOT)", "Index Scan using jobs_claimable",
                          "2. Audit log, 3000 rows", "sealing: 3000 rows", "verification:", "plan of the sealer's work list",
-                         "3. Expiry scan over 2000 certificates", "plan of the candidate query",
-                         "4. Weekly report over 2000 jobs", "and 3000 audit rows", "Query Text:"] {
+                         "4. Expiry scan over 2000 certificates", "plan of the candidate query",
+                         "3. Weekly report over 2000 jobs", "and 3000 audit rows", "Query Text:"] {
             #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
         }
     }

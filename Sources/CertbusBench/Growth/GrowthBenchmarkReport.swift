@@ -28,24 +28,24 @@ extension GrowthBenchmark.Results {
             lines.append("  plan of one verifier step:")
             lines += indented(a.walkPlan)
         }
-        if let e = expiry {
-            lines.append("")
-            lines.append("3. Expiry scan over \(e.certificates) certificates (\(e.candidates) inside their threshold without replacement):")
-            lines.append("  steady state (the hourly run; best of 3): \(s(e.steadyScanSeconds)); expiry alerts, steady state: \(s(e.steadyAlertSeconds))")
-            lines.append("  first run (\(e.firstScan)): \(s(e.firstScanSeconds))")
-            lines.append("  plan of the candidate query:")
-            lines += indented(e.plan)
-        }
         if let r = report {
             lines.append("")
             let sample = r.sample.map { "\($0.jobs) jobs (\($0.attempts) attempts), \($0.certificates) certificates, \($0.alerts) alerts" } ?? "?"
-            lines.append("4. Weekly report over \(sample)" + (audit.map { " and \($0.rows) audit rows" } ?? "") + ":")
+            lines.append("3. Weekly report over \(sample)" + (audit.map { " and \($0.rows) audit rows" } ?? "") + ":")
             lines.append("  weekly: first \(s(r.weeklyFirstSeconds)), best of 3 \(s(r.weeklyBestSeconds)); daily: best of 3 \(s(r.dailyBestSeconds))")
             for (title, seconds) in r.weeklySectionSeconds.sorted(by: { $0.value > $1.value }) {
                 lines.append("    \(title.padding(toLength: 24, withPad: " ", startingAt: 0)) \(s(seconds))")
             }
             lines.append("  plans of the weekly report's statements (auto_explain, ANALYZE):")
             for plan in r.plans { lines += indented(plan) + [""] }
+        }
+        if let e = expiry {
+            lines.append("")
+            lines.append("4. Expiry scan over \(e.certificates) certificates (\(e.candidates) inside their threshold without replacement):")
+            lines.append("  steady state (the hourly run; best of 3): \(s(e.steadyScanSeconds)); expiry alerts, steady state: \(s(e.steadyAlertSeconds))")
+            lines.append("  first run (\(e.firstScan)): \(s(e.firstScanSeconds))")
+            lines.append("  plan of the candidate query:")
+            lines += indented(e.plan)
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -23,6 +23,28 @@ enum PlanCapture {
             _ = try? c.query("SELECT set_config('auto_explain.log_min_duration', '-1', false)")
         }
         try body()
-        return notices.value.filter { $0.contains("Query Text:") }
+        return distinct(notices.value.filter { $0.contains("Query Text:") })
+    }
+
+    /// One plan per statement text, in order of first appearance; a statement that ran more than
+    /// once (a function called per row) says how often.
+    static func distinct(_ plans: [String]) -> [String] {
+        var order: [String] = []
+        var first: [String: String] = [:]
+        var count: [String: Int] = [:]
+        for plan in plans {
+            // The same statement with the same plan shape: the text without its numbers (times, row counts).
+            let body = plan.components(separatedBy: "Query Text:").last ?? plan
+            let text = String(String.UnicodeScalarView(body.unicodeScalars.filter { !("0"..."9").contains($0) }))
+            if first[text] == nil {
+                order.append(text)
+                first[text] = plan
+            }
+            count[text, default: 0] += 1
+        }
+        return order.map { text in
+            let n = count[text] ?? 1
+            return n > 1 ? "(ran \(n) times; the first:)\n" + first[text]! : first[text]!
+        }
     }
 }
