@@ -30,18 +30,20 @@ let package = Package(
         .target(name: "CertbusCore"),
         // The small command-line argument parser.
         .target(name: "CertbusArguments"),
+        // The Prometheus text format, this process's counters and histograms, process_* series.
+        .target(name: "CertbusMetrics"),
         // Migrations and the database configuration (URL or embedded cluster).
         .target(name: "CertbusDatabase", dependencies: ["Postgres", "EmbeddedPostgres"]),
         // The job queue, leadership, channels.
-        .target(name: "CertbusBus", dependencies: ["Postgres", "CertbusCore", "CertbusDatabase"]),
+        .target(name: "CertbusBus", dependencies: ["Postgres", "CertbusCore", "CertbusDatabase", "CertbusMetrics"]),
         // Handlers, CA connectors, scheduler, dispatcher, alerts, audit sealer, agent.
         .target(
             name: "CertbusServices",
-            dependencies: ["Postgres", "PKI", "CertbusHTTP", "CertbusCore", "CertbusDatabase", "CertbusBus"]),
+            dependencies: ["Postgres", "PKI", "CertbusHTTP", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusMetrics"]),
         // Benchmarks (`certbus bench ...`): nothing in the product depends on this module.
         .target(
             name: "CertbusBench",
-            dependencies: ["Postgres", "PKI", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusServices"],
+            dependencies: ["Postgres", "PKI", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusMetrics"],
             exclude: ["Queue/pgbench"]),  // pgbench scripts, read at run time (PgbenchScripts)
         // Test support: throwaway databases on a per-process embedded cluster.
         .target(name: "CertbusTesting", dependencies: ["Postgres", "EmbeddedPostgres", "CertbusDatabase"]),
@@ -50,7 +52,7 @@ let package = Package(
             name: "certbus",
             dependencies: [
                 "Postgres", "EmbeddedPostgres", "PKI", "CertbusHTTP", "CertbusCore", "CertbusArguments",
-                "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusBench",
+                "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusBench", "CertbusMetrics",
             ]),
 
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "CertbusTesting"]),
@@ -66,6 +68,7 @@ let package = Package(
             dependencies: ["CertbusServices", "CertbusTesting", "PKI", "CertbusHTTP"]),
         .testTarget(name: "CertbusCLITests", dependencies: ["CertbusTesting", "certbus"]),
         .testTarget(name: "CertbusBenchTests", dependencies: ["CertbusBench", "CertbusTesting"]),
+        .testTarget(name: "CertbusMetricsTests", dependencies: ["CertbusMetrics"]),
     ],
     swiftLanguageModes: [.v6]
 )

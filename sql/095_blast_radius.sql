@@ -134,8 +134,7 @@ COMMENT ON INDEX certbus.certificates_public_key IS 'Certificates sharing a publ
 
 CREATE INDEX certificates_ca_created ON certbus.certificates (ca_id, created_at);
 COMMENT ON INDEX certbus.certificates_ca_created IS 'Certificates of the CAs below a CA, newest first (cert list --issued-by).';
-CREATE INDEX certificates_created ON certbus.certificates (created_at);
-COMMENT ON INDEX certbus.certificates_created IS 'The newest certificates first (cert list), also when a filter matches many of them.';
+-- The newest certificates first (cert list) is served by certificates_created_at from 093.
 
 CREATE VIEW certbus.certificates_by_key AS
 SELECT c.public_key_sha256,

@@ -45,6 +45,8 @@ public struct JobBatchOutcome: Sendable, Equatable {
     public var succeeded: [Int64] = []
     /// Jobs it finished with a failure (retried later, or FAILED for good).
     public var failed: [Int64] = []
+    /// Of `failed`, those whose failure was permanent (the job ended FAILED because of what it asked for).
+    public var permanent: Set<Int64> = []
     /// Jobs whose outcome the fence refused (rescued or handed back meanwhile): nothing of theirs was recorded.
     public var discarded: [Int64] = []
     /// Jobs left for the one-by-one path (`run`), still RUNNING for this worker.

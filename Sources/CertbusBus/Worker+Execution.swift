@@ -39,14 +39,25 @@ extension Worker {
     /// ready queue as single items (counted in flight before the batch's own item is released).
     func executeBatch(_ handler: any BatchJobHandler, _ jobs: [ClaimedJob]) {
         let outcome: JobBatchOutcome
+        let started = DispatchTime.now().uptimeNanoseconds
+        func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         do {
             outcome = try handler.runBatch(jobs, context: JobBatchContext(database: pool, workerId: id, backoff: options.backoff))
         } catch {
             log(.warning, name, "a batch of \(jobs.count) \(handler.kind) jobs failed (\(error)); recording a retryable failure for each")
+            let failureClass = WorkerMetrics.failureClass(of: error, cancelled: false)
+            let elapsed = seconds()
             for job in jobs {
                 recorder.add(.failure(job, .retryable("its batch failed: \(error)"), retryDelay: options.backoff.delay(afterAttempt: job.job.attempt)))
+                metrics.record(kind: handler.kind.rawValue, seconds: elapsed, failureClass: failureClass)
             }
             return
+        }
+        // Each attempt the batch finished took the batch's time.
+        let elapsed = seconds()
+        for _ in outcome.succeeded { metrics.record(kind: handler.kind.rawValue, seconds: elapsed, failureClass: nil) }
+        for id in outcome.failed {
+            metrics.record(kind: handler.kind.rawValue, seconds: elapsed, failureClass: outcome.permanent.contains(id) ? "permanent" : "retryable")
         }
         running.remove(outcome.settled)
         condition.lock()
@@ -62,10 +73,18 @@ extension Worker {
     }
 
     func execute(_ claimed: ClaimedJob) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let failureClass = runAttempt(claimed)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        metrics.record(kind: claimed.job.kind.rawValue, seconds: seconds, failureClass: failureClass)
+    }
+
+    /// Runs one attempt and hands its result on; returns the failure class, nil on success.
+    func runAttempt(_ claimed: ClaimedJob) -> String? {
         guard let handler = registry.handler(for: claimed.job.kind) else {
             // Cannot happen (only kinds with a handler are claimed), but never leave a job leased forever.
             recorder.add(.failure(claimed, .permanent("this worker has no handler for \(claimed.job.kind)"), retryDelay: 0))
-            return
+            return "permanent"
         }
         let cancel = running.cancelFlag(claimed.job.id) ?? Flag()
         let context = JobContext(
@@ -88,16 +107,19 @@ extension Worker {
             let completion = try handler.run(claimed.job, context: context)
             guard completion.commit != nil else {
                 recorder.add(.success(claimed, completion))
-                return
+                return nil
             }
             do {
                 let applied = try withRetries { try pool.withConnection { try JobQueue.complete(on: $0, claimed, completion) } }
                 finishedInTransaction(claimed, applied: applied, success: true)
+                return nil
             } catch {
                 fail(claimed, error)
+                return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
             }
         } catch {
             fail(claimed, error)
+            return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
         }
     }
 

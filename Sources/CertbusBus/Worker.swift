@@ -1,4 +1,5 @@
 import CertbusCore
+import CertbusMetrics
 import Foundation
 import Postgres
 
@@ -28,6 +29,8 @@ public final class Worker: CertbusService, @unchecked Sendable {
     public let id: String
     /// The options it runs with.
     public let options: WorkerOptions
+    /// What this worker did, for the metrics endpoint (`metricFamilies()`).
+    public let metrics: WorkerMetrics
     private let configuration: ConnectionConfiguration
     let registry: HandlerRegistry
     private let servedKinds: [JobKind]
@@ -87,6 +90,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
         self.options = options
         self.registry = handlers
         self.servedKinds = kinds
+        self.metrics = WorkerMetrics(kinds: kinds.map(\.rawValue))
         self.log = log
         let workerConfiguration = configuration.with(applicationName: "certbus-worker")
         self.configuration = workerConfiguration
@@ -125,6 +129,17 @@ public final class Worker: CertbusService, @unchecked Sendable {
         s.handedBack = handedBack
         condition.unlock()
         return s
+    }
+
+    /// Jobs held now: claimed and not yet finished (running, or waiting for an executor).
+    public var inFlightCount: Int {
+        running.count
+    }
+
+    /// This worker's Prometheus series: jobs in flight, concurrency, claims, refused results,
+    /// hand-backs, attempts and failures by kind, and the attempt duration histogram.
+    public func metricFamilies() -> [MetricFamily] {
+        metrics.families(inFlight: inFlightCount, concurrency: options.concurrency, statistics: statistics)
     }
 
     /// Starts listening, claiming and running; returns at once.

@@ -112,8 +112,9 @@ public struct Migrator: Sendable {
         let applied = try appliedMigrations(connection)
         try verify(files: files, applied: applied, connection: connection)
         var done: [String] = []
+        let pending = files.filter { applied[$0.name] == nil }.count
         for file in files where applied[file.name] == nil {
-            progress?("applying \(file.name)")
+            progress?("applying \(file.name) (\(done.count + 1) of \(pending))")
             let start = Date()
             do {
                 try connection.withTransaction(maxAttempts: 1) { tx in

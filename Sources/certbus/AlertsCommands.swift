@@ -160,18 +160,6 @@ enum AlertsCommands {
         let filter = try filter(invocation)
         let connection = try context.connect(applicationName: "certbus-alerts-watch")
         defer { connection.close() }
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw ExitCode.failure }
-        defer {
-            close(fds[0])
-            close(fds[1])
-        }
-        let wake = fds[1]
-        let signals = SignalHandler { _ in
-            var byte: UInt8 = 1
-            _ = write(wake, &byte, 1)
-        }
-        defer { signals.cancel() }
         let deadline = invocation[duration].map { Date().addingTimeInterval($0.timeInterval) }
         let watch = AlertWatch(connection: connection, filter: filter)
         let current = try watch.start()
@@ -181,13 +169,8 @@ enum AlertsCommands {
             invocation.print(current.isEmpty ? "no alerts match; watching for new ones (Ctrl-C to stop)"
                                              : table(current) + "watching for changes (Ctrl-C to stop)")
         }
-        while signals.receivedCount == 0 {
-            var timeout = 30.0
-            if let deadline {
-                timeout = deadline.timeIntervalSinceNow
-                if timeout <= 0 { break }
-            }
-            for change in try watch.next(timeout: min(timeout, 30), wakeDescriptor: fds[0]) {
+        func show(_ changes: [AlertWatch.Change]) throws {
+            for change in changes {
                 let (word, alert): (String, AlertRecord) = switch change {
                 case .raised(let a): ("raised", a)
                 case .read(let a): ("read", a)
@@ -200,6 +183,11 @@ enum AlertsCommands {
                     invocation.print("\(ISODate.format(Date()))  \(word.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0))  #\(alert.id)  \(alert.severity.rawValue)  \(alert.type.rawValue)  \(alert.entityType) \(alert.entityId)  \(alert.title)\(extra)")
                 }
             }
+        }
+        try LiveView.run(connection: connection, deadline: deadline, errorOutput: invocation.errorOutput) {
+            try show(try watch.resume())
+        } step: { timeout, wake in
+            try show(try watch.next(timeout: timeout, wakeDescriptor: wake))
         }
     }
 
@@ -224,7 +212,9 @@ enum AlertsCommands {
         let context = CommandContext(invocation)
         let connection = try context.connect()
         defer { connection.close() }
-        let summary = try ExpiryAlerts().run(on: connection) + JobFailureAlerts().run(on: connection)
+        let summary = try CommandProgress(context).ticking("raising and resolving alerts") {
+            try ExpiryAlerts().run(on: connection) + JobFailureAlerts().run(on: connection)
+        }
         try context.emit(text: "\(summary)", json: ["raised": .int(summary.raised), "resolved": .int(summary.resolved)])
     }
 }

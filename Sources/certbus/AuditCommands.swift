@@ -179,7 +179,14 @@ enum AuditCommands {
         }
         let connection = try context.connect()
         defer { connection.close() }
+        let progress = CommandProgress(context)
+        if progress.isDrawing {
+            // The chain head's position: about how many rows there are to read (the unsealed few come on top).
+            let sealed = Int(try AuditSealer.head(on: connection).position)
+            verifier.onProgress = { read in progress.count("verifying the audit chain", done: read, total: sealed, unit: "rows") }
+        }
         var report = try verifier.verify(on: connection)
+        progress.finish()
         if let keyNote { report.notes.insert(keyNote, at: 0) }
         if context.json {
             invocation.output.write(try JSONOutput.string(report))
@@ -217,7 +224,12 @@ enum AuditCommands {
         let context = CommandContext(invocation)
         let connection = try context.connect(applicationName: "certbus-audit-seal")
         defer { connection.close() }
-        let sealed = try AuditSealer().sealAvailable(on: connection)
+        let progress = CommandProgress(context)
+        let backlog = progress.isDrawing ? Int(try AuditSealer.unsealedCount(on: connection)) : nil
+        let sealed = try AuditSealer().sealAvailable(on: connection) { total in
+            progress.count("sealing audit rows", done: total, total: backlog, unit: "rows")
+        }
+        progress.finish()
         var checkpoint: AuditCheckpoint?
         if invocation[withCheckpoint] {
             let key = try AuditSigningKey.load(environment: invocation.environment, homeDirectory: try context.target().homeDirectory)

@@ -14,6 +14,7 @@ enum BenchCommands {
             GrowthBenchCommand.command,
             ReportBenchCommand.command,
             IncidentBenchCommand.command,
+            MetricsBenchCommand.command,
         ])
 }
 

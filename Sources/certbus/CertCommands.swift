@@ -60,7 +60,11 @@ enum CertCommands {
             if let approval = submitted.approvalId, !context.json {
                 invocation.print("request \(request.id.uuidString.lowercased()) waits for approval \(approval.uuidString.lowercased()) (certbus approval approve \(approval.uuidString.lowercased()))")
             }
-            let finished = try CertificateRequestWait.wait(for: request.id, timeout: invocation[timeoutOption]!, throughApproval: true, on: connection)
+            let progress = CommandProgress(context)
+            let finished = try CertificateRequestWait.wait(
+                for: request.id, timeout: invocation[timeoutOption]!, throughApproval: true, on: connection
+            ) { status in progress.waiting("request \(request.id.uuidString.lowercased().prefix(8))", status: status) }
+            progress.finish()
             try report(finished, context: context, connection: connection)
             return
         }
@@ -231,7 +235,8 @@ enum CertCommands {
             try context.emit(text: "\(what) queued as job \(jobId)", json: ["job_id": .int(Int(jobId)), "status": "QUEUED"])
             return
         }
-        let finished = try EndpointJobWait.wait(for: jobId, timeout: invocation[timeoutOption]!, on: connection)
+        let finished = try EndpointJobWait.wait(
+            for: jobId, timeout: invocation[timeoutOption]!, on: connection, progress: CommandProgress(context))
         guard finished.status == "SUCCESS" else {
             throw CommandFailure("\(what) job \(jobId) ended \(finished.status): \(finished.error ?? "")")
         }

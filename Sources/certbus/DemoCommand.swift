@@ -36,8 +36,10 @@ enum DemoCommand {
                                 log: .standardError(minimumLevel: .warning))
         try worker.start()
         defer { worker.stop(grace: 5) }
+        let progress = CommandProgress(context)
         let request = try CertificateRequestWait.wait(for: prepared.submitted.request.id, timeout: invocation[timeoutOption]!,
-                                                      on: connection)
+                                                      on: connection) { progress.waiting("issuing the demo certificate", status: $0) }
+        progress.finish()
         if !context.json {
             var steps: [String] = []
             if prepared.createdCA { steps.append("created CA demo-ca (root demo-ca-root, intermediate demo-ca)") }

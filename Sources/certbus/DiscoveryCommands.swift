@@ -56,7 +56,8 @@ enum DiscoveryCommands {
                 json: ["job_id": .int(Int(jobId)), "targets": .int(expanded.count)])
             return
         }
-        let finished = try EndpointJobWait.wait(for: jobId, timeout: invocation[waitTimeout]!.timeInterval, on: connection)
+        let finished = try EndpointJobWait.wait(
+            for: jobId, timeout: invocation[waitTimeout]!.timeInterval, on: connection, progress: CommandProgress(context))
         guard finished.status == "SUCCESS",
             let row = try connection.query(
                 "SELECT id FROM certbus.discovery_runs WHERE job_id = $1 AND status = 'COMPLETED' ORDER BY started_at DESC LIMIT 1",

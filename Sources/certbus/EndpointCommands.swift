@@ -224,7 +224,8 @@ enum EndpointCommands {
                 json: ["job_id": .int(Int(jobId)), "endpoint": .string(endpoint.name)])
             return
         }
-        let finished = try EndpointJobWait.wait(for: jobId, timeout: invocation[waitTimeout]!.timeInterval, on: connection)
+        let finished = try EndpointJobWait.wait(
+            for: jobId, timeout: invocation[waitTimeout]!.timeInterval, on: connection, progress: CommandProgress(context))
         let now = try EndpointStore.find(id: endpoint.id, on: connection)
         try context.emit(
             text: "\(endpoint.name): validation \(finished.status == "SUCCESS" ? "passed" : "failed")"

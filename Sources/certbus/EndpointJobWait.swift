@@ -23,8 +23,12 @@ enum EndpointJobWait {
     }
 
     /// Waits until job `id` is SUCCESS, FAILED or CANCELLED, waking on NOTIFY of the jobs channel and
-    /// checking at least twice a second; throws `TimedOut` after `timeout` seconds.
-    static func wait(for id: Int64, timeout: TimeInterval, on connection: Connection) throws -> Finished {
+    /// checking at least twice a second; throws `TimedOut` after `timeout` seconds. `progress`
+    /// (when given) shows the job's status and the time waited while it is not finished.
+    static func wait(
+        for id: Int64, timeout: TimeInterval, on connection: Connection, progress: CommandProgress? = nil
+    ) throws -> Finished {
+        defer { progress?.finish() }
         try connection.listen(JobQueue.channel)
         defer { _ = try? connection.unlisten(JobQueue.channel) }
         let deadline = Date().addingTimeInterval(timeout)
@@ -37,6 +41,7 @@ enum EndpointJobWait {
             if ["SUCCESS", "FAILED", "CANCELLED"].contains(status) {
                 return Finished(status: status, output: try row.decode("output"), error: try row.decode("error"))
             }
+            progress?.waiting("job \(id)", status: status)
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { throw TimedOut(jobId: id, status: status, timeout: timeout) }
             _ = try connection.waitForNotifications(timeout: min(0.5, left))

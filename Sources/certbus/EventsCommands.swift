@@ -134,7 +134,7 @@ enum EventsCommands {
         let connection = try context.connect()
         defer { connection.close() }
         let task = ReportedTask(CertificateExpiryTask(scan: CertificateExpiryScan(announceEveryRun: invocation[everyRun])))
-        let summary = try task.run(connection)
+        let summary = try CommandProgress(context).ticking("scanning certificate expiries") { try task.run(connection) }
         try context.emit(text: summary, json: ["summary": .string(summary)])
     }
 
@@ -206,13 +206,12 @@ enum EventsCommands {
                 json: ["would_delete": .int(n), "older_than_days": .int(days), "dry_run": .bool(true)])
             return
         }
-        var reported = Date()
+        let progress = CommandProgress(context)
+        let candidates = progress.isDrawing ? try retention.countPastRetention(on: connection) : nil
         let deleted = try retention.prune(on: connection) { total in
-            if !context.json, Date().timeIntervalSince(reported) >= 1 {
-                FileHandle.standardError.write(Data("deleted \(total) events so far\n".utf8))
-                reported = Date()
-            }
+            progress.count("deleting events older than \(days) days", done: total, total: candidates, unit: "events")
         }
+        progress.finish()
         try context.emit(
             text: "deleted \(deleted) events older than \(days) days",
             json: ["deleted": .int(deleted), "older_than_days": .int(days), "dry_run": .bool(false)])

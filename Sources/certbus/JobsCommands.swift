@@ -13,7 +13,7 @@ enum JobsCommands {
             Every lifecycle operation is a job in certbus.jobs, run by `certbus worker` processes. \
             Retry and cancel are recorded in the audit log with you (the OS user) as the actor.
             """,
-        subcommands: [list, show, retry, cancel, enqueue])
+        subcommands: [list, show, retry, cancel, enqueue, JobsWatchCommand.command])
 
     // MARK: list
 

@@ -24,18 +24,23 @@ enum ServeCommand {
             database: leader-elected parts run in one of them at a time, workers share the queue. With no \
             --database-url it uses (and starts) the embedded cluster, and stops it on exit if it started it.
             """,
-        options: CommandContext.options + [only, without, concurrency, grace, quiet]
+        options: CommandContext.options + [only, without, concurrency, grace, quiet, MetricsCommand.listen]
     ) { invocation in
         let context = CommandContext(invocation)
         let parts = try selectedParts(only: WorkerCommand.commaSeparated(invocation.values(only)),
                                       without: WorkerCommand.commaSeparated(invocation.values(without)))
+        let metricsAddress = try MetricsCommand.address(invocation)
         var options = WorkerOptions()
         options.concurrency = invocation[concurrency]!
         guard options.concurrency >= 1 && options.concurrency <= 1000 else { throw UsageError("--concurrency must be between 1 and 1000") }
         let log = ServiceLog.standardError(minimumLevel: invocation[quiet] ? .warning : .info)
         let databaseName = try context.target().displayName
         log(.info, "serve", "database: \(databaseName)")
-        let services = try ServiceComposition.services(parts, context: context, workerOptions: options, log: log)
+        var services = try ServiceComposition.services(parts, context: context, workerOptions: options, log: log)
+        if let metricsAddress {
+            services.insert(try ServiceComposition.metricsEndpoint(
+                metricsAddress, services: services, withDatabase: parts.contains(.scheduler), context: context, log: log), at: 0)
+        }
         try await ServiceComposition.run(services, grace: invocation[grace]!, log: log)
     }
 
@@ -61,12 +66,17 @@ enum SchedulerCommand {
     static let command = Command(
         "scheduler", abstract: "Run the leader-elected periodic tasks, the audit sealer and the event dispatcher.",
         discussion: "The parts of 'certbus serve' other than the worker; run two or more for failover. Equivalent to 'certbus serve --without worker'.",
-        options: CommandContext.options + [ServeCommand.grace, ServeCommand.quiet]
+        options: CommandContext.options + [ServeCommand.grace, ServeCommand.quiet, MetricsCommand.listen]
     ) { invocation in
         let context = CommandContext(invocation)
+        let metricsAddress = try MetricsCommand.address(invocation)
         let log = ServiceLog.standardError(minimumLevel: invocation[ServeCommand.quiet] ? .warning : .info)
-        let services = try ServiceComposition.services(
+        var services = try ServiceComposition.services(
             [.scheduler, .sealer, .dispatcher], context: context, workerOptions: WorkerOptions(), log: log)
+        if let metricsAddress {
+            services.insert(try ServiceComposition.metricsEndpoint(
+                metricsAddress, services: services, withDatabase: true, context: context, log: log), at: 0)
+        }
         try await ServiceComposition.run(services, grace: invocation[ServeCommand.grace]!, log: log)
     }
 }

@@ -1,5 +1,6 @@
 import CertbusBus
 import CertbusDatabase
+import CertbusMetrics
 import CertbusServices
 import Foundation
 import Postgres
@@ -26,6 +27,7 @@ enum ServiceComposition {
         return EventTasks.all(retention: retention) + [
             ReportedTask(AutomationStatusRevertTask(interval: 300)),
             ReportedTask(AgentOfflineTask(interval: 30, threshold: 300)),
+            TallyCompactionTask(),
         ] + CertificateServices.periodicTasks().map { ReportedTask($0) }
             + [IncidentAdvanceTask()]  // every 5 s: not a ReportedTask (no SCHEDULED_JOB_FINISHED every 5 s); it audits each step
     }
@@ -61,6 +63,18 @@ enum ServiceComposition {
             }
         }
         return services
+    }
+
+    /// The `--metrics-listen` endpoint of a service process: its `process_*` series, the series of
+    /// the worker among `services`, and `withDatabase` the database series (processes that run the
+    /// scheduler part serve those, so that a deployment exports them once per scheduler).
+    static func metricsEndpoint(
+        _ address: MetricsListenAddress, services: [any CertbusService], withDatabase: Bool, context: CommandContext,
+        log: ServiceLog
+    ) throws -> MetricsEndpoint {
+        let database = withDatabase
+            ? DatabaseMetricsSource(configuration: try context.configuration(applicationName: "certbus-metrics"), log: log) : nil
+        return MetricsCommand.endpoint(address, services: services, database: database, log: log)
     }
 
     /// Refuses to start services on a database with pending or edited migrations.

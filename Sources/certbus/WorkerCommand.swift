@@ -1,6 +1,7 @@
 import CertbusArguments
 import CertbusBus
 import CertbusCore
+import CertbusMetrics
 import CertbusServices
 import Foundation
 import Postgres
@@ -32,9 +33,10 @@ enum WorkerCommand {
             expires) and the retention cleanup. The first SIGTERM or SIGINT stops claiming, lets running \
             jobs finish for --grace seconds and hands the rest back to the queue; a second one exits at once.
             """,
-        options: CommandContext.options + [concurrency, kinds, queues, lease, poll, grace, rescueInterval, noMaintenance, quiet, verbose]
+        options: CommandContext.options + [concurrency, kinds, queues, lease, poll, grace, rescueInterval, noMaintenance, quiet, verbose, MetricsCommand.listen]
     ) { invocation in
         let context = CommandContext(invocation)
+        let metricsAddress = try MetricsCommand.address(invocation)
         var options = WorkerOptions()
         options.concurrency = invocation[concurrency]!
         options.leaseSeconds = invocation[lease]!
@@ -60,10 +62,14 @@ enum WorkerCommand {
         } catch let error as JobQueueError {
             throw UsageError(error.message)
         }
+        // The endpoint first: a port already taken stops the worker before it claims anything.
+        let endpoint = metricsAddress.map { MetricsCommand.endpoint($0, services: [worker], database: nil, log: log) }
+        try endpoint?.start()
         try worker.start()
         let (signal, handler) = await SignalHandler.waitForShutdown()
         log(.info, "worker", "\(SignalHandler.name(signal)) received: stopping (grace \(invocation[grace]!)s; a second signal exits at once)")
         worker.stop(grace: invocation[grace]!)
+        endpoint?.stop(grace: 1)
         handler.cancel()
         let s = worker.statistics
         log(.info, "worker", "done: \(s.succeeded) succeeded, \(s.failed) failed attempts, \(s.handedBack) handed back")

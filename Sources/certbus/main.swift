@@ -13,6 +13,7 @@ extension CommandTree {
         JobsCommands.command,
         AuditCommands.command,
         ReportCommands.command,
+        MetricsCommand.command,
         BenchCommands.command,
         EndpointCommands.command,
         AlertsCommands.command,

@@ -82,6 +82,18 @@ struct BenchSmokeTests {
         }
     }
 
+    @Test func metrics() throws {
+        let result = try bench([
+            "metrics", "--certificates", "500", "--finished-jobs", "200", "--queued-jobs", "10", "--backlog-jobs", "50",
+            "--audit-rows", "20", "--scrapes", "2", "--json",
+        ])
+        let report = try #require(try result.json() as? [String: Any])
+        #expect(report["certificates"] as? Int == 500)
+        #expect((report["series"] as? Int ?? 0) > 50)
+        #expect((report["plan"] as? String ?? "").contains("certificate_tallies"))
+        #expect(result.error == "")  // --json: no phase lines
+    }
+
     @Test func report() throws {
         let result = try bench(["report", "--certificates", "300", "--jobs", "500"])
         for expected in ["weekly report, 8 weeks:", "daily report:", "time to renew", "certificate trends plan:"] {

@@ -80,7 +80,10 @@ import Testing
         var ready = false
         while !ready, Date() < deadline {
             ready = try c.query(
-                "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'certbus-alerts-watch' AND query LIKE '%FROM certbus.alerts%'"
+                """
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'certbus-alerts-watch' AND query LIKE '%FROM certbus.alerts%'
+                """
             )[0].decode("n", as: Int.self) > 0
             if !ready { usleep(50_000) }
         }

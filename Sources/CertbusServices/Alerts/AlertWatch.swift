@@ -6,7 +6,8 @@ import Postgres
 ///
 /// `start()` LISTENs first and then reads the current alerts, so nothing raised in between is missed;
 /// `next(timeout:)` waits for notifications and returns what changed: alerts raised, read or resolved.
-/// After a lost connection, reconnect the connection and call `start()` again (it re-reads the state).
+/// After a lost connection, reconnect the connection and call `resume()`: it LISTENs again and
+/// returns what changed meanwhile.
 public final class AlertWatch {
     /// A change seen by the watch.
     public enum Change: Sendable, Equatable {
@@ -41,6 +42,29 @@ public final class AlertWatch {
         return current
     }
 
+    /// After a reconnect: LISTENs again, reads the alerts matching the filter and returns what
+    /// changed since the last look (alerts raised, read or resolved while the connection was down),
+    /// oldest first.
+    public func resume() throws -> [Change] {
+        try connection.listen(Alerts.channel)
+        let current = try AlertInbox.list(on: connection, filter)
+        var changes: [Change] = []
+        for alert in current.sorted(by: { $0.id < $1.id }) {
+            if let change = classify(alert) { changes.append(change) }
+        }
+        return changes
+    }
+
+    /// Records `alert` as seen and says how it changed since it was last seen (nil: it did not).
+    private func classify(_ alert: AlertRecord) -> Change? {
+        let before = known[alert.id]
+        known[alert.id] = alert
+        if before == nil { return .raised(alert) }
+        if before?.resolvedAt == nil, alert.resolvedAt != nil { return .resolved(alert) }
+        if before?.readAt == nil, alert.readAt != nil { return .read(alert) }
+        return nil
+    }
+
     /// Waits up to `timeout` seconds (or until `wakeDescriptor` is readable) for alert notifications and returns the
     /// changes to alerts matching the filter, oldest first. Empty when nothing relevant happened.
     public func next(timeout: Double, wakeDescriptor: Int32? = nil) throws -> [Change] {
@@ -54,18 +78,6 @@ public final class AlertWatch {
             "SELECT \(AlertRecord.columns) FROM certbus.alerts WHERE id = ANY($8::bigint[]) AND \(condition) ORDER BY id",
             parameters + [Array(ids)]
         ).map(AlertRecord.init(row:))
-        var changes: [Change] = []
-        for alert in rows {
-            let before = known[alert.id]
-            known[alert.id] = alert
-            if before == nil {
-                changes.append(.raised(alert))
-            } else if before?.resolvedAt == nil, alert.resolvedAt != nil {
-                changes.append(.resolved(alert))
-            } else if before?.readAt == nil, alert.readAt != nil {
-                changes.append(.read(alert))
-            }
-        }
-        return changes
+        return rows.compactMap(classify)
     }
 }

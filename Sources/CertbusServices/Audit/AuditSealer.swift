@@ -129,13 +129,15 @@ public struct AuditSealer: Sendable {
         }
     }
 
-    /// Seals batches until no eligible row is left; returns the number sealed.
+    /// Seals batches until no eligible row is left; returns the number sealed. `progress` gets
+    /// the running total after each batch.
     @discardableResult
-    public func sealAvailable(on connection: Connection) throws -> Int {
+    public func sealAvailable(on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Int {
         var total = 0
         while true {
             let batch = try sealBatch(on: connection)
             total += batch.sealed
+            progress(total)
             if batch.sealed < batchSize { return total }
         }
     }

@@ -18,6 +18,8 @@ public struct AuditVerifier: Sendable {
     public var trustedPublicKey: Data?
     /// Rows fetched per query.
     public var batchSize: Int
+    /// Called after each batch with the rows read so far (for a progress display).
+    public var onProgress: (@Sendable (Int) -> Void)?
 
     public init(exportedCheckpoint: AuditCheckpoint? = nil, trustedPublicKey: Data? = nil, batchSize: Int = 20_000) {
         self.exportedCheckpoint = exportedCheckpoint
@@ -109,6 +111,7 @@ public struct AuditVerifier: Sendable {
         var nextCheckpoint = 0
         var keyTxid = "0"
         var keyId = Int64.min
+        var rowsRead = 0
 
         func start(at firstPosition: Int64, rowId: Int64?) throws -> AuditProblem? {
             started = true
@@ -225,6 +228,8 @@ public struct AuditVerifier: Sendable {
                     if isFile { report.exportedCheckpointMatched = true } else { report.checkpointsVerified += 1 }
                 }
             }
+            rowsRead += result.count
+            onProgress?(rowsRead)
             if result.count < batchSize { break }
         }
         if !started, let problem = try start(at: 1, rowId: nil) { return problem }

@@ -21,9 +21,12 @@ public enum CertificateRequestWait {
 
     /// Waits until request `id` is ISSUED, FAILED, DENIED or EXPIRED — or, unless
     /// `throughApproval`, PENDING_APPROVAL — waking on NOTIFY and checking at least twice a
-    /// second. Throws ``TimedOut`` after `timeout` seconds.
-    public static func wait(for id: UUID, timeout: Double, throughApproval: Bool = false, on connection: Connection) throws
-        -> CertificateRequestRecord {
+    /// second. Throws ``TimedOut`` after `timeout` seconds. `onWait` gets the request's status each
+    /// time it is found unfinished (for a progress display).
+    public static func wait(
+        for id: UUID, timeout: Double, throughApproval: Bool = false, on connection: Connection,
+        onWait: (String) -> Void = { _ in }
+    ) throws -> CertificateRequestRecord {
         try connection.listen(channel)
         defer { _ = try? connection.unlisten(channel) }
         let deadline = Date().addingTimeInterval(timeout)
@@ -32,6 +35,7 @@ public enum CertificateRequestWait {
                 throw RequestRefusal(.invalidRequest, "request \(id.uuidString.lowercased()) no longer exists")
             }
             if request.status.isFinal || (!throughApproval && request.status == .pendingApproval) { return request }
+            onWait(request.status.rawValue)
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { throw TimedOut(requestId: id, status: request.status.rawValue, timeout: timeout) }
             _ = try connection.waitForNotifications(timeout: min(0.5, left))

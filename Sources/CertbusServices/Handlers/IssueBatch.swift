@@ -156,6 +156,7 @@ public struct IssueBatch: Sendable {
                         outcome.succeeded.append(result.jobId)
                     } else {
                         outcome.failed.append(result.jobId)
+                        if case .failure(_, true, _) = result.outcome { outcome.permanent.insert(result.jobId) }
                     }
                 }
                 let done = signed.filter { finished.contains($0.claimed.job.id) }
