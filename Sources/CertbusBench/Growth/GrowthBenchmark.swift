@@ -37,27 +37,34 @@ public struct GrowthBenchmark: Sendable {
 
     /// The audit figures.
     public struct AuditFigures: Sendable {
+        /// Rows inserted (100,000 per INSERT ... SELECT) and the seconds that took (context only).
         public var rows = 0
         public var insertSeconds = 0.0
+        /// Rows `AuditSealer` sealed, wall seconds, and CPU seconds of this process and its sessions.
         public var sealedRows = 0
         public var sealSeconds = 0.0
         public var sealCPUSeconds: Double?
+        /// Rows `AuditVerifier` verified, wall seconds, and CPU seconds.
         public var verifiedRows = 0
         public var verifySeconds = 0.0
         public var verifyCPUSeconds: Double?
         /// EXPLAIN (ANALYZE, BUFFERS) of the sealer's work list and of one verifier step, over the full table.
         public var workListPlan = ""
         public var walkPlan = ""
+        /// Size of the audit partitions with their indexes, bytes.
         public var tableBytes = 0
     }
 
     /// The report figures.
     public struct ReportFigures: Sendable {
+        /// What the report sample held, and the seconds to insert it (not part of the report's cost).
         public var sample: ReportSampleData.Summary?
         public var insertSeconds = 0.0
+        /// The weekly report: first load after ANALYZE, best of three, and each section's best of three.
         public var weeklyFirstSeconds = 0.0
         public var weeklyBestSeconds = 0.0
         public var weeklySectionSeconds: [String: Double] = [:]
+        /// The daily report, best of three.
         public var dailyBestSeconds = 0.0
         /// Every statement the weekly report ran, with its plan (auto_explain).
         public var plans: [String] = []
@@ -65,23 +72,32 @@ public struct GrowthBenchmark: Sendable {
 
     /// Everything one run measured.
     public struct Results: Sendable {
+        /// The churn phase of `bench queue` (nil when skipped).
         public var churn: QueueBenchmark.Results?
+        /// The other phases (nil when skipped).
         public var audit: AuditFigures?
         public var expiry: ExpiryFigures?
         public var report: ReportFigures?
+        /// The 1-minute load average before and after the whole run.
         public var loadBefore: Double?
         public var loadAfter: Double?
+        /// The server's version string.
         public var server = ""
     }
 
     /// The expiry scan's figures (see `bench events`).
     public struct ExpiryFigures: Sendable {
+        /// Certificates inserted.
         public var certificates: Int
+        /// The first scan (it marks and announces everything inside its window) and what it did.
         public var firstScanSeconds: Double
         public var firstScan: String
+        /// The steady state, best of three, and the certificates inside their threshold without replacement.
         public var steadyScanSeconds: Double
         public var candidates: Int
+        /// The expiry alerts' steady state, best of three.
         public var steadyAlertSeconds: Double
+        /// EXPLAIN (ANALYZE, BUFFERS) of the scan's candidate query.
         public var plan: String
     }
 
