@@ -43,7 +43,8 @@ let package = Package(
         // Benchmarks (`certbus bench ...`): nothing in the product depends on this module.
         .target(
             name: "CertbusBench",
-            dependencies: ["Postgres", "PKI", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusMetrics"]),
+            dependencies: ["Postgres", "PKI", "CertbusCore", "CertbusDatabase", "CertbusBus", "CertbusServices", "CertbusMetrics"],
+            exclude: ["Queue/pgbench"]),  // pgbench scripts, read at run time (PgbenchScripts)
         // Test support: throwaway databases on a per-process embedded cluster.
         .target(name: "CertbusTesting", dependencies: ["Postgres", "EmbeddedPostgres", "CertbusDatabase"]),
         // The command line.

@@ -65,6 +65,9 @@ static inline POLICYINFO *certbus_sk_POLICYINFO_value(const CERTIFICATEPOLICIES 
 static inline int certbus_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
 static inline X509_REVOKED *certbus_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) { return sk_X509_REVOKED_value(sk, i); }
 
+/// EVP_PKEY_PUBLIC_KEY is a macro built from other macros (the selection for EVP_PKEY_fromdata).
+static inline int certbus_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+
 // ---- end PKI module wrappers --------------------------------------------------------------------
 
 // ---- CertbusHTTP ---------------------------------------------------------

@@ -163,7 +163,7 @@ public struct AuditBenchmark: Sendable {
     /// sealer seals only rows whose transaction is older than every running one, on the whole
     /// server; a transaction open in another database (a test running beside the benchmark)
     /// would otherwise leave the rows unsealed and the figure would be of nothing.
-    private static func waitUntilSealable(on c: Connection) throws {
+    static func waitUntilSealable(on c: Connection) throws {
         let deadline = Date().addingTimeInterval(60)
         while try c.query(
             "SELECT EXISTS (SELECT 1 FROM certbus.audit_log WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())) AS waiting"

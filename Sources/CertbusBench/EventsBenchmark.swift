@@ -110,51 +110,14 @@ public struct EventsBenchmark: Sendable {
         try emit(.approvalClosed, events)
         let channel = Double(events) / (try drain(dispatchers: 1))
 
-        progress("inserting \(certificates) certificates (lifetimes of 90 and 398 days, expiries spread over the next year)")
-        let ca = try c.query("INSERT INTO certbus.certificate_authorities (name, kind) VALUES ('bench-ca', 'BUILT_IN') RETURNING id")[0]
-            .decode("id", as: UUID.self)
-        try c.execute("INSERT INTO certbus.ra_profiles (name, ca_id) VALUES ('bench-90', $1), ('bench-398', $1)", [ca])
-        try c.execute(
-            """
-            INSERT INTO certbus.certificates (ca_id, profile_id, serial_number, fingerprint_sha256, common_name, subject, issuer,
-                                              key_algorithm, not_before, not_after, certificate_pem)
-            SELECT $1, CASE WHEN g % 4 = 0 THEN p90.id ELSE p398.id END, to_hex(g), md5(g::text) || md5((-g)::text),
-                   'host' || g || '.bench.example', 'CN=host' || g || '.bench.example', 'CN=bench', 'EC-P256',
-                   x.not_after - CASE WHEN g % 4 = 0 THEN interval '90 days' ELSE interval '398 days' END, x.not_after, 'PEM'
-              FROM generate_series(1, $2) g
-             CROSS JOIN (SELECT id FROM certbus.ra_profiles WHERE name = 'bench-90') p90
-             CROSS JOIN (SELECT id FROM certbus.ra_profiles WHERE name = 'bench-398') p398
-             CROSS JOIN LATERAL (SELECT now() - interval '2 days'
-                                        + ((g::bigint * 7919) % 365000) * interval '1 day' / 1000 AS not_after) x
-            """, [ca, certificates])
-        progress("VACUUM ANALYZE")
-        try c.execute("VACUUM ANALYZE certbus.certificates")
-
-        progress("expiry scan, first run")
-        var firstSummary = ExpiryScanSummary()
-        let firstScan = try BenchClock.time { firstSummary = try CertificateExpiryScan().run(on: c) }
-        try c.execute("VACUUM ANALYZE certbus.certificates")
-        try c.execute("VACUUM ANALYZE certbus.certificate_expiry_marks")
-        progress("expiry scan, steady state")
-        var steady: [Double] = []
-        var candidates = 0
-        for _ in 0..<3 {
-            steady.append(try BenchClock.time { candidates = try CertificateExpiryScan().run(on: c).withoutReplacement })
-        }
-        progress("expiry alerts, first run and steady state")
-        let firstAlerts = try BenchClock.time { _ = try ExpiryAlerts().run(on: c) }
-        try c.execute("VACUUM ANALYZE certbus.alerts")
-        var steadyAlerts: [Double] = []
-        for _ in 0..<3 { steadyAlerts.append(try BenchClock.time { _ = try ExpiryAlerts().run(on: c) }) }
-        let plan = try c.query(
-            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM (\(CertificateExpiryScan.candidatesSQL)) candidates"
-        ).map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+        let expiry = try ExpiryScanMeasurement(certificates: certificates).run(on: c, progress: progress)
 
         return Result(
             untriggeredEventsPerSecond: untriggered, triggeredEventsPerSecond: triggered,
             triggeredEventsPerSecondTwoDispatchers: triggeredTwo, channelEventsPerSecond: channel,
-            certificates: certificates, expiringCandidates: candidates, firstScanSeconds: firstScan,
-            firstScan: firstSummary.description, steadyScanSeconds: steady.min() ?? 0, firstAlertSeconds: firstAlerts,
-            steadyAlertSeconds: steadyAlerts.min() ?? 0, plan: plan, loadAverage: BenchClock.loadAverage())
+            certificates: certificates, expiringCandidates: expiry.candidates, firstScanSeconds: expiry.firstScanSeconds,
+            firstScan: expiry.firstScan.description, steadyScanSeconds: expiry.steadyScanSeconds,
+            firstAlertSeconds: expiry.firstAlertSeconds, steadyAlertSeconds: expiry.steadyAlertSeconds, plan: expiry.plan,
+            loadAverage: BenchClock.loadAverage())
     }
 }

@@ -14,20 +14,18 @@ public struct IssueBenchmark: Sendable {
     public var certificates: Int
     /// Worker processes simulated per round (each a `Worker` with its own pool).
     public var workerCounts: [Int]
-    /// Jobs each worker runs at once (general worker), or jobs per claimed batch (batch worker).
+    /// Executor threads of each worker (`--concurrency` of `certbus worker`): jobs, or batches of
+    /// jobs, run at once.
     public var concurrency: Int
-    /// Use ``IssueBatchWorker`` (batches of `batchSize`) instead of the general `Worker`.
-    public var batched: Bool
-    /// Jobs per batch with `batched`.
+    /// The most ISSUE_CERT jobs a worker issues together (`IssueCertificateHandler.maximumBatchSize`;
+    /// 1 runs every job alone through the handler's `run`).
     public var batchSize: Int
 
     /// A benchmark of `certificates` per round for each of `workerCounts`.
-    public init(certificates: Int = 5000, workerCounts: [Int] = [1, 4], concurrency: Int = 8, batched: Bool = false,
-                batchSize: Int = 200) {
+    public init(certificates: Int = 5000, workerCounts: [Int] = [1, 4], concurrency: Int = 2, batchSize: Int = 100) {
         self.certificates = certificates
         self.workerCounts = workerCounts
         self.concurrency = concurrency
-        self.batched = batched
         self.batchSize = batchSize
     }
 
@@ -47,12 +45,15 @@ public struct IssueBenchmark: Sendable {
         public var events: Int
         /// The 1-minute load average at the end of the round.
         public var loadAverage: Double?
+        /// CPU microseconds per certificate, of this process (workers, enqueuing) and every server
+        /// session of the scratch database; nil when unreadable (a server on another machine).
+        public var cpuMicrosecondsPerCertificate: Double?
     }
 
     /// Runs every round and returns them; `progress` receives one line per phase.
     public func run(connectionString: String, progress: (String) -> Void = { _ in }) throws -> [Round] {
-        guard certificates > 0, concurrency > 0, !workerCounts.isEmpty, workerCounts.allSatisfy({ $0 > 0 }) else {
-            throw BenchmarkError("certificates, concurrency and worker counts must be positive")
+        guard certificates > 0, concurrency > 0, batchSize > 0, !workerCounts.isEmpty, workerCounts.allSatisfy({ $0 > 0 }) else {
+            throw BenchmarkError("certificates, concurrency, batch size and worker counts must be positive")
         }
         let scratch = try ScratchDatabase(near: connectionString, purpose: "issue")
         defer { scratch.drop() }
@@ -66,7 +67,7 @@ public struct IssueBenchmark: Sendable {
         for (index, workers) in workerCounts.enumerated() {
             progress("round \(index + 1): generating \(certificates) ECDSA P-256 CSRs")
             let csrs = try Self.makeCSRs(certificates, round: index)
-            progress("round \(index + 1): \(workers) \(batched ? "batch worker(s) × batches of \(batchSize)" : "worker(s) × \(concurrency) threads") issuing \(certificates) certificates")
+            progress("round \(index + 1): \(workers) worker(s) × \(concurrency) threads, batches of up to \(batchSize), issuing \(certificates) certificates")
             rounds.append(try round(workers: workers, csrs: csrs, registry: registry, configuration: configuration, on: c))
             let r = rounds.last!
             progress(String(format: "round %d: %d certificates in %.2f s = %.0f/s", index + 1, r.certificates, r.seconds, r.perSecond))
@@ -119,13 +120,9 @@ public struct IssueBenchmark: Sendable {
         options.kinds = [.issueCertificate]
         options.runsMaintenance = false
         options.pollInterval = 0.2
-        let handlers = HandlerRegistry([IssueCertificateHandler(registry: registry)])
+        let handlers = HandlerRegistry([IssueCertificateHandler(registry: registry, maximumBatchSize: batchSize)])
         let quiet = ServiceLog(minimumLevel: .warning) { _, _, _ in }
-        let workers: [any CertbusService] = try (0..<count).map { n in
-            if batched {
-                return IssueBatchWorker(configuration: configuration, registry: registry, threads: 1, batchSize: batchSize,
-                                        pollInterval: 0.05, log: quiet)
-            }
+        let workers: [Worker] = try (0..<count).map { n in
             var o = options
             o.name = "bench\(n)"
             return try Worker(configuration: configuration, handlers: handlers, options: o, log: quiet)
@@ -134,8 +131,10 @@ public struct IssueBenchmark: Sendable {
         defer { for worker in workers { worker.stop(grace: 5) } }
         // Let the workers connect and go idle before the clock starts.
         Thread.sleep(forTimeInterval: 0.5)
+        let cpu = try SessionCPU.start(c)
 
-        let start = Date()
+        // The clock: the database's, from just before the first enqueue to the last job's completion.
+        let start: Date = try c.query("SELECT clock_timestamp() AS t").firstRow!.decode("t")
         var jobs: [NewJob] = []
         jobs.reserveCapacity(csrs.count)
         for csr in csrs {
@@ -145,21 +144,28 @@ public struct IssueBenchmark: Sendable {
         for chunk in stride(from: 0, to: jobs.count, by: 1000) {
             _ = try c.withTransaction { try JobQueue.enqueue(on: $0, batch: Array(jobs[chunk..<min(chunk + 1000, jobs.count)])) }
         }
-        let target = startCount + csrs.count
-        var issued = startCount
-        while issued < target {
-            Thread.sleep(forTimeInterval: 0.02)
-            issued = try c.query("SELECT count(*) AS n FROM certbus.certificates").firstRow!.decode("n")
-            let failed: Int = try c.query("SELECT count(*) AS n FROM certbus.jobs WHERE status = 'FAILED'").firstRow!.decode("n")
-            if failed > 0 {
-                let error: String? = try c.query("SELECT error FROM certbus.jobs WHERE status = 'FAILED' LIMIT 1").firstRow!.decode("error")
-                throw BenchmarkError("\(failed) benchmark jobs failed, e.g.: \(error ?? "?")")
-            }
+        // Polled cheaply (two index probes every 50 ms): counting the growing tables at every poll
+        // cost the run a tenth of its CPU.
+        while try c.query(
+            "SELECT EXISTS (SELECT 1 FROM certbus.jobs WHERE status = 'QUEUED') OR EXISTS (SELECT 1 FROM certbus.jobs WHERE status = 'RUNNING') AS busy"
+        ).firstRow!.decode("busy", as: Bool.self) {
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        let seconds = Date().timeIntervalSince(start)
+        let failed: Int = try c.query("SELECT count(*) AS n FROM certbus.jobs WHERE status = 'FAILED'").firstRow!.decode("n")
+        if failed > 0 {
+            let error: String? = try c.query("SELECT error FROM certbus.jobs WHERE status = 'FAILED' LIMIT 1").firstRow!.decode("error")
+            throw BenchmarkError("\(failed) benchmark jobs failed, e.g.: \(error ?? "?")")
+        }
+        let issued: Int = try c.query("SELECT count(*) AS n FROM certbus.certificates").firstRow!.decode("n")
+        guard issued == startCount + csrs.count else {
+            throw BenchmarkError("expected \(csrs.count) new certificates, found \(issued - startCount)")
+        }
+        let end: Date = try c.query("SELECT max(completed_at) AS t FROM certbus.jobs WHERE kind = 'ISSUE_CERT'").firstRow!.decode("t")
+        let seconds = end.timeIntervalSince(start)
+        let cpuSeconds = try cpu.seconds(c)  // before the workers stop: their sessions end with them
         let after = try c.query("SELECT (SELECT count(*) FROM certbus.audit_log) AS a, (SELECT count(*) FROM certbus.events) AS e").firstRow!
         return Round(workers: count, certificates: csrs.count, seconds: seconds,
                      auditRows: try after.decode("a", as: Int.self) - startAudit, events: try after.decode("e", as: Int.self) - startEvents,
-                     loadAverage: BenchClock.loadAverage())
+                     loadAverage: BenchClock.loadAverage(), cpuMicrosecondsPerCertificate: cpuSeconds.map { $0 / Double(csrs.count) * 1e6 })
     }
 }

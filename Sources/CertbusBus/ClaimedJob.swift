@@ -14,6 +14,14 @@ public struct ClaimedJob: Sendable {
     /// When the lease runs out unless extended (database clock).
     public var leaseExpiresAt: Date
 
+    /// A claimed job from its parts (tests, and workers that claim by other means).
+    init(job: Job, workerId: String, startedAt: Date, leaseExpiresAt: Date) {
+        self.job = job
+        self.workerId = workerId
+        self.startedAt = startedAt
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+
     init(row: Row, workerId: String) throws {
         let payloadText = try row.text("payload") ?? "{}"
         job = Job(

@@ -32,24 +32,28 @@ public final class Worker: CertbusService, @unchecked Sendable {
     /// What this worker did, for the metrics endpoint (`metricFamilies()`).
     public let metrics: WorkerMetrics
     private let configuration: ConnectionConfiguration
-    private let registry: HandlerRegistry
+    let registry: HandlerRegistry
     private let servedKinds: [JobKind]
-    private let log: ServiceLog
-    private let pool: ConnectionPool
-    private let running = RunningJobs()
-    private let ready = ReadyQueue()
-    private let recorder: AttemptRecorder
+    let log: ServiceLog
+    let pool: ConnectionPool
+    let running = RunningJobs()
+    let ready = ReadyQueue<WorkItem>()
+    let recorder: AttemptRecorder
     private let claimConnection: ResilientConnection
     private var listener: NotificationListener?
     private var maintenance: Scheduler?
 
-    private let condition = NSCondition()
+    let condition = NSCondition()
     private var started = false
-    private var stopping = false
+    var stopping = false
     private var wakeRequested = true
-    private var inFlight = 0
-    private var executing: [Int64: ClaimedJob] = [:]
-    private var claimStatistics = WorkerStatistics()
+    /// Work items claimed and not yet finished by an executor (a batch counts once).
+    var inFlight = 0
+    /// Extra jobs the next claim may ask for (claim thread only): see `WorkItem.batchSlack`.
+    private var batchSlack = 0
+    var waitingForCapacity = false
+    var executing: [Int64: ClaimedJob] = [:]
+    var claimStatistics = WorkerStatistics()
     private var handedBack = 0
     private let claimLoopFinished = DispatchSemaphore(value: 0)
 
@@ -129,9 +133,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
 
     /// Jobs held now: claimed and not yet finished (running, or waiting for an executor).
     public var inFlightCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return inFlight
+        running.count
     }
 
     /// This worker's Prometheus series: jobs in flight, concurrency, claims, refused results,
@@ -211,7 +213,9 @@ public final class Worker: CertbusService, @unchecked Sendable {
                     || (!wakeRequested && idleUntil.map { Date() < $0 } == true))
             {
                 if inFlight >= options.concurrency || recorder.backlog >= backlogLimit {
+                    waitingForCapacity = true
                     _ = condition.wait(until: Date().addingTimeInterval(0.05))
+                    waitingForCapacity = false
                 } else if let until = idleUntil {
                     _ = condition.wait(until: until)
                 }
@@ -220,7 +224,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let limit = min(options.concurrency - inFlight, options.maximumClaimBatch)
+            let limit = min(options.concurrency - inFlight + batchSlack, options.maximumClaimBatch)
             wakeRequested = false
             condition.unlock()
 
@@ -243,134 +247,15 @@ public final class Worker: CertbusService, @unchecked Sendable {
             for job in claimed {
                 running.add(job, maximumRunTime: registry.handler(for: job.job.kind)?.maximumRunTime ?? 300)
             }
+            let items = WorkItem.group(claimed, handlers: registry)
+            batchSlack = WorkItem.batchSlack(after: items)
             condition.lock()
-            inFlight += claimed.count
+            inFlight += items.count
             claimStatistics.claimed += claimed.count
             claimStatistics.claims += 1
             condition.unlock()
-            if !claimed.isEmpty { ready.put(claimed) }
+            if !items.isEmpty { ready.put(items) }
             idleUntil = claimed.count < limit ? Date().addingTimeInterval(options.pollInterval) : nil
-        }
-    }
-
-    private func release(_ claimed: ClaimedJob) {
-        condition.lock()
-        inFlight -= 1
-        executing.removeValue(forKey: claimed.job.id)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    // MARK: - Executors
-
-    private func executorLoop() {
-        while let claimed = ready.take() {
-            condition.lock()
-            executing[claimed.job.id] = claimed
-            condition.unlock()
-            execute(claimed)
-            release(claimed)
-        }
-    }
-
-    private func execute(_ claimed: ClaimedJob) {
-        let started = DispatchTime.now().uptimeNanoseconds
-        let failureClass = runAttempt(claimed)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        metrics.record(kind: claimed.job.kind.rawValue, seconds: seconds, failureClass: failureClass)
-    }
-
-    /// Runs one attempt and hands its result on; returns the failure class, nil on success.
-    private func runAttempt(_ claimed: ClaimedJob) -> String? {
-        guard let handler = registry.handler(for: claimed.job.kind) else {
-            // Cannot happen (only kinds with a handler are claimed), but never leave a job leased forever.
-            recorder.add(.failure(claimed, .permanent("this worker has no handler for \(claimed.job.kind)"), retryDelay: 0))
-            return "permanent"
-        }
-        let cancel = running.cancelFlag(claimed.job.id) ?? Flag()
-        let context = JobContext(
-            database: pool, workerId: id,
-            heartbeat: { [pool, id, options] in
-                let result = try pool.withConnection {
-                    try JobQueue.heartbeat(
-                        on: $0, workerId: id,
-                        jobs: [HeldJob(jobId: claimed.job.id, attempt: claimed.job.attempt, maximumRunTime: handler.maximumRunTime)],
-                        leaseSeconds: options.leaseSeconds)
-                }
-                if result.cancelRequested.contains(claimed.job.id) { cancel.set() }
-                if !result.held.contains(claimed.job.id) {
-                    cancel.set()
-                    throw JobFailure.retryable("job \(claimed.job.id) is no longer held by this worker (lease lost)")
-                }
-            },
-            isCancelled: { cancel.isSet })
-        do {
-            let completion = try handler.run(claimed.job, context: context)
-            guard completion.commit != nil else {
-                recorder.add(.success(claimed, completion))
-                return nil
-            }
-            do {
-                let applied = try withRetries { try pool.withConnection { try JobQueue.complete(on: $0, claimed, completion) } }
-                finishedInTransaction(claimed, applied: applied, success: true)
-                return nil
-            } catch {
-                fail(claimed, error)
-                return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
-            }
-        } catch {
-            fail(claimed, error)
-            return WorkerMetrics.failureClass(of: error, cancelled: cancel.isSet)
-        }
-    }
-
-    private func fail(_ claimed: ClaimedJob, _ error: Error) {
-        let failure = (error as? JobFailure) ?? JobFailure.retryable(String(describing: error))
-        let delay = options.backoff.delay(afterAttempt: claimed.job.attempt)
-        guard failure.commit != nil else {
-            recorder.add(.failure(claimed, failure, retryDelay: delay))
-            return
-        }
-        do {
-            let applied = try withRetries {
-                try pool.withConnection { try JobQueue.fail(on: $0, claimed, failure, retryDelay: delay) }
-            }
-            finishedInTransaction(claimed, applied: applied, success: false)
-        } catch {
-            // The failure's own effects could not be recorded: record the failure alone.
-            log(.error, name, "job \(claimed.job.id): recording the failure with its effects failed: \(error)")
-            recorder.add(
-                .failure(claimed, JobFailure(message: failure.message, isPermanent: failure.isPermanent), retryDelay: delay))
-        }
-    }
-
-    private func finishedInTransaction(_ claimed: ClaimedJob, applied: Bool, success: Bool) {
-        running.remove([claimed.job.id])
-        condition.lock()
-        if !applied {
-            claimStatistics.discarded += 1
-        } else if success {
-            claimStatistics.succeeded += 1
-        } else {
-            claimStatistics.failed += 1
-        }
-        condition.unlock()
-        if !applied {
-            log(.warning, name, "job \(claimed.job.id) attempt \(claimed.job.attempt): result refused, the job was rescued or handed back meanwhile")
-        }
-    }
-
-    /// Retries `body` while the database connection is lost, for up to about the lease.
-    private func withRetries<T>(_ body: () throws -> T) throws -> T {
-        let deadline = Date().addingTimeInterval(options.leaseSeconds)
-        var delay = 0.05
-        while true {
-            do {
-                return try body()
-            } catch let error as PostgresError where error.isConnectionLost && Date() < deadline {
-                Thread.sleep(forTimeInterval: delay)
-                delay = min(delay * 2, 1)
-            }
         }
     }
 
@@ -393,7 +278,7 @@ public final class Worker: CertbusService, @unchecked Sendable {
         listener?.stop()
 
         let notStarted = ready.close()
-        handBack(notStarted)
+        handBack(notStarted.flatMap(\.jobs))
         condition.lock()
         inFlight -= notStarted.count
         let deadline = Date().addingTimeInterval(max(0, grace))

@@ -62,16 +62,19 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     /// A one-dimensional array literal (`{"a","b"}`); pass it as `$1::text[]`, `$1::bigint[]`, ...
     public var postgresParameter: PostgresParameter {
-        var out = "{"
+        // Built as UTF-8 bytes: appending scalar by scalar to a String cost more than the rest of
+        // a batch statement's client side when the elements are long (certificate PEMs).
+        var out: [UInt8] = [UInt8(ascii: "{")]
         for (i, element) in enumerated() {
-            if i > 0 { out += "," }
+            if i > 0 { out.append(UInt8(ascii: ",")) }
             switch element.postgresParameter {
-            case .null: out += "NULL"
-            case .text(let text): out += PostgresArrayLiteral.quote(text)
-            case .bytea(let data): out += PostgresArrayLiteral.quote("\\x" + data.map { String(format: "%02x", $0) }.joined())
+            case .null: out.append(contentsOf: "NULL".utf8)
+            case .text(let text): PostgresArrayLiteral.appendQuoted(text, to: &out)
+            case .bytea(let data): PostgresArrayLiteral.appendQuoted("\\x" + data.map { String(format: "%02x", $0) }.joined(), to: &out)
             }
         }
-        return .text(out + "}")
+        out.append(UInt8(ascii: "}"))
+        return .text(String(decoding: out, as: UTF8.self))
     }
 }
 
@@ -99,13 +102,29 @@ public struct PostgresJSON: PostgresEncodable, Equatable {
 }
 
 enum PostgresArrayLiteral {
+    /// `text` as a double-quoted array element (quotes and backslashes escaped).
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for ch in text.unicodeScalars {
-            if ch == "\"" || ch == "\\" { out.unicodeScalars.append("\\") }
-            out.unicodeScalars.append(ch)
+        var out: [UInt8] = []
+        appendQuoted(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `text` as a double-quoted array element to UTF-8 bytes. Multi-byte characters never
+    /// contain the bytes of '"' or '\\', so escaping byte by byte is escaping character by character.
+    static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            out.reserveCapacity(out.count + bytes.count + 2)
+            var start = 0
+            for (i, byte) in bytes.enumerated() where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: bytes[start..<i])
+                out.append(UInt8(ascii: "\\"))
+                start = i
+            }
+            out.append(contentsOf: bytes[start...])
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses a one-dimensional array in text output format into its elements (nil = NULL).

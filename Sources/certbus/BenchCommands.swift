@@ -11,6 +11,7 @@ enum BenchCommands {
             BenchQueueCommand.command,
             EventsBenchCommand.command,
             CertBenchCommand.command,
+            GrowthBenchCommand.command,
             ReportBenchCommand.command,
             IncidentBenchCommand.command,
             MetricsBenchCommand.command,

@@ -30,9 +30,10 @@ struct BenchSmokeTests {
         let result = try bench([
             "queue", "--jobs", "300", "--workers", "1", "--concurrency", "4", "--enqueue-jobs", "40", "--clients", "2",
             "--batch-jobs", "2000", "--latency-rate", "50", "--latency-seconds", "0.5", "--pgbench-seconds", "1",
-            "--pgbench-clients", "1", "--churn-jobs", "0",
+            "--pgbench-clients", "1", "--pgbench-batch", "10", "--churn-jobs", "0",
         ])
-        for expected in ["pgbench ceiling", "1 worker process(es): 300 jobs in", "Enqueue-to-start latency", "NOTIFY designs"] {
+        for expected in ["pgbench ceiling", "pgbench batched ceiling", "1 worker process(es): 300 jobs in", "% of the batched ceiling",
+                         "Enqueue-to-start latency", "NOTIFY designs"] {
             #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
         }
     }
@@ -44,6 +45,27 @@ struct BenchSmokeTests {
         #expect(rounds.first?["certificates"] as? Int == 20)
         #expect(rounds.first?["audit_rows"] as? Int == 60)
         #expect(rounds.first?["events"] as? Int == 20)
+    }
+
+    @Test func growth() throws {
+        let result = try bench([
+            "growth", "--churn-jobs", "2000", "--drain-jobs", "300", "--workers", "1", "--concurrency", "4", "--audit-rows", "3000",
+            "--certificates", "2000", "--jobs", "2000",
+        ])
+        for expected in ["1. Drain after churn", "% of fresh", "heap-only (HOT)", "Index Scan using jobs_claimable",
+                         "2. Audit log, 3000 rows", "sealing: 3000 rows", "verification:", "plan of the sealer's work list",
+                         "4. Expiry scan over 2000 certificates", "plan of the candidate query",
+                         "3. Weekly report over 2000 jobs", "and 3000 audit rows", "Query Text:"] {
+            #expect(result.output.contains(expected), "missing '\(expected)' in:\n\(result.output)")
+        }
+    }
+
+    @Test func issueOneByOne() throws {
+        let result = try bench(["issue", "--certificates", "10", "--workers", "1", "--batch-size", "1", "--json"])
+        let rounds = try #require(try result.json() as? [[String: Any]])
+        #expect(rounds.first?["certificates"] as? Int == 10)
+        #expect(rounds.first?["audit_rows"] as? Int == 30)
+        #expect(rounds.first?["batch_size"] as? Int == 1)
     }
 
     @Test func audit() throws {
@@ -98,6 +120,29 @@ struct BenchSmokeTests {
         let incident = try #require(report["incident"] as? [String: Any])
         #expect(incident["renewals"] as? Int == 12)
         #expect(incident["revoke_old"] as? Bool == true)
+    }
+}
+
+@Suite("pgbench output")
+struct PgbenchSummaryTests {
+    @Test func readsTpsAndTransactions() {
+        let output = """
+            transaction type: /x/batch.sql
+            number of clients: 8
+            number of transactions actually processed: 1436
+            number of failed transactions: 0 (0.000%)
+            latency average = 55.720 ms
+            initial connection time = 9.163 ms
+            tps = 142.826566 (without initial connection time)
+            """
+        #expect(PgbenchSummary(output) == PgbenchSummary(tps: 142.826566, transactions: 1436))
+        #expect(PgbenchSummary("pgbench: error: connection refused") == PgbenchSummary(tps: nil, transactions: nil))
+    }
+
+    @Test func theScriptsAreFoundBesideTheirCode() throws {
+        let scripts = try PgbenchScripts.locate(environment: [:])
+        #expect(try String(contentsOf: scripts.batch, encoding: .utf8).contains("LIMIT :batch FOR UPDATE SKIP LOCKED"))
+        #expect(try String(contentsOf: scripts.oneJob, encoding: .utf8).contains("LIMIT 1 FOR UPDATE SKIP LOCKED"))
     }
 }
 

@@ -77,20 +77,31 @@ import Testing
                 == f.connection.query("SELECT serial_number FROM certbus.ca_issued_certificates").firstRow!.decode("serial_number", as: String.self))
     }
 
-    @Test func theBatchWorkerDrainsTheQueue() throws {
+    @Test func theGeneralWorkerIssuesInBatches() throws {
         let f = try CertFixture()
         for i in 0..<30 {
             let (csr, _) = try CertFixture.csr(["w\(i).example.test"])
             _ = try f.enqueue(.issueCertificate, payload: IssueCertificatePayload(profile: "web", csr: csr.pem))
         }
-        let worker = IssueBatchWorker(configuration: f.db.configuration(), registry: f.registry, threads: 2, batchSize: 7, pollInterval: 0.05,
-                                      log: ServiceLog(minimumLevel: .error) { _, _, _ in })
+        var options = WorkerOptions()
+        options.concurrency = 2
+        options.pollInterval = 0.05
+        options.runsMaintenance = false
+        let worker = try Worker(configuration: f.db.configuration(),
+                                handlers: HandlerRegistry([IssueCertificateHandler(registry: f.registry, maximumBatchSize: 7)]),
+                                options: options, log: ServiceLog(minimumLevel: .error) { _, _, _ in })
         try worker.start()
         let deadline = Date().addingTimeInterval(60)
         while try f.count("jobs", where: "status = 'SUCCESS'") < 30, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         worker.stop(grace: 5)
         #expect(try f.count("jobs", where: "status = 'SUCCESS'") == 30)
         #expect(try f.count("certificates") == 30)
+        // In batches: far fewer claims than jobs, every result recorded by the batches themselves.
+        let statistics = worker.statistics
+        #expect(statistics.succeeded == 30)
+        #expect(statistics.claims < 30)
+        #expect(try f.count("audit_log", where: "action = 'ISSUANCE_COMPLETED'") == 30)
+        #expect(try f.count("events", where: "payload->>'outcome' = 'SUCCESS'") == 30)
     }
 }
 

@@ -64,7 +64,12 @@ public struct IncidentRenewalBenchmark: Sendable {
         for chunk in stride(from: 0, to: jobs.count, by: 1000) {
             _ = try c.withTransaction { try JobQueue.enqueue(on: $0, batch: Array(jobs[chunk..<min(chunk + 1000, jobs.count)])) }
         }
-        let issuer = IssueBatchWorker(configuration: configuration, registry: registry, threads: 2, batchSize: 200, pollInterval: 0.05, log: quiet)
+        var issuing = WorkerOptions()
+        issuing.concurrency = 2
+        issuing.runsMaintenance = false
+        issuing.pollInterval = 0.05
+        let issuer = try Worker(configuration: configuration, handlers: HandlerRegistry([IssueCertificateHandler(registry: registry)]),
+                                options: issuing, log: quiet)
         try issuer.start()
         try waitUntil(timeout: 3600, progress: progress, "issuance") {
             try c.query("SELECT count(*) AS n FROM certbus.certificates").firstRow!.decode("n", as: Int.self) >= renewals

@@ -45,6 +45,7 @@ extension QueueBenchmark {
             }
             feederDone.value = true
         }
+        let updatesBefore = try jobUpdates(c)
         let start = DispatchTime.now()
         retentionThread.start()
         var enqueued = 0
@@ -75,11 +76,33 @@ extension QueueBenchmark {
         results.churnSeconds = BenchClock.seconds(since: start)
         results.tableBytesAfterChurn = try c.query("SELECT pg_total_relation_size('certbus.jobs')::bigint AS v")[0].decode("v", as: Int.self)
         workers.forEach { $0.stop() }
+        if let before = updatesBefore, let after = try jobUpdates(c) {
+            results.churnUpdates = (after.all - before.all, after.hot - before.hot)
+        }
         log("churn: drain rate of the same table after \(enqueued) processed and deleted jobs, 3 runs")
         for _ in 0..<3 {
             let run = try drain(url: url, c: c, workers: workerCount, jobs: drainJobs, keepingTable: true)
             log(String(format: "  %.0f jobs/s", run.jobsPerSecond))
             results.churnAfter.append(run)
         }
+        log("churn: plans of a claim and a completion of 500 jobs on the churned table")
+        try c.execute("DELETE FROM certbus.jobs")
+        try fillQuickly(c, jobs: 1000)
+        results.churnPlans = try PlanCapture.plans(on: c) {
+            let claimed = try JobQueue.claim(on: c, workerId: "plan", limit: 500, queues: ["default"], kinds: nil, leaseSeconds: 60)
+            try JobQueue.finish(on: c, workerId: "plan", claimed.map {
+                AttemptResult(jobId: $0.job.id, attempt: $0.job.attempt, outcome: .success(output: nil, issuedCertificateId: nil, caRequestId: nil))
+            })
+        }
+    }
+
+    /// Row updates of certbus.jobs so far, and how many were heap-only (HOT); the statistics are
+    /// flushed first so that they include this session's and recent ones.
+    func jobUpdates(_ c: Connection) throws -> (all: Int, hot: Int)? {
+        _ = try? c.query("SELECT pg_stat_force_next_flush()")
+        Thread.sleep(forTimeInterval: 1.1)  // other sessions flush their counters at most once a second
+        guard let row = try c.query("SELECT n_tup_upd::bigint AS u, n_tup_hot_upd::bigint AS h FROM pg_stat_user_tables WHERE relid = 'certbus.jobs'::regclass").firstRow
+        else { return nil }
+        return (try row.decode("u", as: Int.self), try row.decode("h", as: Int.self))
     }
 }

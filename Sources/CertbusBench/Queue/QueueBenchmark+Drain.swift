@@ -24,6 +24,12 @@ extension QueueBenchmark {
         defer { workers.forEach { $0.stop() } }
         try waitUntilDrained(c, workers: workers, timeout: 600)
         let rss = workers.compactMap(\.peakResidentBytes).max() ?? 0
+        // CPU of the workers and of their server sessions, read before they exit.
+        let backends = try c.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'certbus-worker'"
+        ).map { try $0.decode("pid", as: Int32.self) }
+        let workerCPU = BenchClock.processCPUSeconds(workers.map(\.pid))
+        let backendCPU = BenchClock.processCPUSeconds(backends)
         let row = try c.query(
             """
             SELECT count(*) AS n, extract(epoch FROM max(completed_at) - min(started_at))::float8 AS seconds
@@ -31,7 +37,8 @@ extension QueueBenchmark {
             """)[0]
         let n = try row.decode("n", as: Int.self)
         guard n == jobs else { throw BenchmarkError("expected \(jobs) successful jobs, found \(n)") }
-        return DrainRun(workers: count, jobs: jobs, seconds: try row.decode("seconds", as: Double.self), peakRSSBytes: rss)
+        return DrainRun(workers: count, jobs: jobs, seconds: try row.decode("seconds", as: Double.self), peakRSSBytes: rss,
+                        workerCPUSeconds: workerCPU, backendCPUSeconds: backendCPU)
     }
 
     func measureDrains(url: String, c: Connection, into results: inout Results) throws {

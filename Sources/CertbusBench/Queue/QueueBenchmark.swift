@@ -29,6 +29,8 @@ public struct QueueBenchmark: Sendable {
     public var pgbenchSeconds = 10
     /// pgbench client counts; the best is the ceiling.
     public var pgbenchClients = [1, 4, 8, 16]
+    /// Jobs per claim and per completion in the batched pgbench ceiling.
+    public var pgbenchBatch = 100
     /// The pgbench program; nil looks in the server's bindir, then PATH.
     public var pgbenchPath: String?
     /// Jobs run and deleted before the second drain measurement (0 skips the churn).
@@ -53,6 +55,15 @@ public struct QueueBenchmark: Sendable {
         public var seconds: Double
         public var jobsPerSecond: Double { Double(jobs) / seconds }
         public var peakRSSBytes: Int
+        /// CPU seconds of the worker processes (start-up included) and of their server backends;
+        /// nil when unreadable (a server on another machine). Steadier than wall time on a shared machine.
+        public var workerCPUSeconds: Double? = nil
+        public var backendCPUSeconds: Double? = nil
+        public var workerCPUMicrosecondsPerJob: Double? { workerCPUSeconds.map { $0 / Double(jobs) * 1e6 } }
+        public var cpuMicrosecondsPerJob: Double? {
+            guard let w = workerCPUSeconds, let b = backendCPUSeconds else { return nil }
+            return (w + b) / Double(jobs) * 1e6
+        }
     }
 
     /// Everything one run measured.
@@ -68,12 +79,18 @@ public struct QueueBenchmark: Sendable {
         public var latencyWorkerRSS = 0
         public var pgbench: [(clients: Int, tps: Double)] = []
         public var pgbenchAsync: (clients: Int, tps: Double)?
+        /// The batched ceiling: jobs/s per client count (claim a batch, complete it, two transactions).
+        public var pgbenchBatched: [(clients: Int, tps: Double)] = []
         public var churnJobs = 0
         public var churnSeconds = 0.0
         /// Drains on a fresh table, then on the same table after the churn (median is the figure).
         public var churnBefore: [DrainRun] = []
         public var churnAfter: [DrainRun] = []
         public var tableBytesAfterChurn = 0
+        /// Updates of certbus.jobs during the churn and how many of them were heap-only (HOT), from pg_stat_user_tables.
+        public var churnUpdates: (all: Int, hot: Int)?
+        /// Plans (auto_explain, ANALYZE) of one claim and one completion of 500 jobs on the churned table.
+        public var churnPlans: [String] = []
     }
 
     /// Runs every phase in a scratch database next to `baseConnectionString`'s and drops it after.
@@ -94,6 +111,18 @@ public struct QueueBenchmark: Sendable {
         try measureLatency(url: url, c: c, into: &results)
         try measurePgbench(url: url, c: c, into: &results)
         try measureChurn(url: url, c: c, into: &results)
+        return results
+    }
+
+    /// Only the churn phase (drains before and after, plans on the churned table), in its own
+    /// scratch database: `certbus bench growth` uses it.
+    public func runChurn(baseConnectionString: String) throws -> Results {
+        var results = Results()
+        let scratch = try ScratchDatabase(near: baseConnectionString, purpose: "churn")
+        defer { scratch.drop() }
+        let c = try scratch.migratedConnection(progress: log)
+        defer { c.close() }
+        try measureChurn(url: scratch.connectionString, c: c, into: &results)
         return results
     }
 

@@ -45,6 +45,32 @@ public enum BenchClock {
         return own + (utime + stime) / ticks
     }
 
+    /// CPU seconds (user + system) used so far by this process.
+    public static func ownCPUSeconds() -> Double? {
+        processCPUSeconds(getpid())
+    }
+
+    /// CPU seconds (user + system) used so far by process `pid` (from /proc), nil if unreadable
+    /// (not on Linux, the process is gone, or a server on another machine).
+    public static func processCPUSeconds(_ pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
+        return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The summed CPU seconds of `pids`, nil if any is unreadable.
+    public static func processCPUSeconds(_ pids: [Int32]) -> Double? {
+        var total = 0.0
+        for pid in pids {
+            guard let seconds = processCPUSeconds(pid) else { return nil }
+            total += seconds
+        }
+        return total
+    }
+
     /// `end - start` when both are known.
     public static func difference(_ end: Double?, _ start: Double?) -> Double? {
         guard let end, let start else { return nil }

@@ -66,18 +66,21 @@ public struct AuditSealer: Sendable {
             transactionId: txid, logId: try row.decode("head_id", as: Int64.self))
     }
 
+    /// The work list of a batch: up to $3 rows after the chain head ($1 = its txid, $2 = its log id)
+    /// in chain order, committed before every running transaction began.
+    public static let workListSQL = """
+        SELECT \(AuditRow.selectList) FROM certbus.audit_log
+         WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY txid, id LIMIT $3
+        """
+
     /// Seals one batch in its own transaction and returns what it did.
     @discardableResult
     public func sealBatch(on connection: Connection) throws -> AuditSealBatch {
         try connection.withTransaction { tx in
             try tx.execute("SELECT pg_advisory_xact_lock($1)", [Self.batchLockKey])
             let head = try Self.head(on: tx, lock: true)
-            let result = try tx.query(
-                """
-                SELECT \(AuditRow.selectList) FROM certbus.audit_log
-                 WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY txid, id LIMIT $3
-                """, [String(head.transactionId), head.logId, batchSize])
+            let result = try tx.query(Self.workListSQL, [String(head.transactionId), head.logId, batchSize])
             if result.isEmpty { return AuditSealBatch(sealed: 0, headPosition: head.position, headHash: head.hash) }
             var position = head.position
             var previous = head.hash

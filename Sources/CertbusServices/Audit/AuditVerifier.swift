@@ -27,6 +27,12 @@ public struct AuditVerifier: Sendable {
         self.batchSize = batchSize
     }
 
+    /// One step of the walk: up to $3 rows after ($1 = txid, $2 = log id) in chain order.
+    public static let walkSQL = """
+        SELECT \(AuditRow.selectList) FROM certbus.audit_log
+         WHERE (txid, id) > ($1::xid8, $2::bigint) ORDER BY txid, id LIMIT $3
+        """
+
     /// Verifies the whole chain and returns a report (`report.valid`, `report.problem`).
     /// Throws only when the database cannot be read. Opens its own REPEATABLE READ, READ ONLY
     /// transaction, or runs inside the caller's open transaction.
@@ -145,11 +151,7 @@ public struct AuditVerifier: Sendable {
         }
 
         while true {
-            let result = try tx.query(
-                """
-                SELECT \(AuditRow.selectList) FROM certbus.audit_log
-                 WHERE (txid, id) > ($1::xid8, $2::bigint) ORDER BY txid, id LIMIT $3
-                """, [keyTxid, keyId, batchSize])
+            let result = try tx.query(Self.walkSQL, [keyTxid, keyId, batchSize])
             for raw in result {
                 let row: AuditRow
                 do {

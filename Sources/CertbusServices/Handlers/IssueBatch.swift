@@ -4,12 +4,13 @@ import Foundation
 import PKI
 import Postgres
 
-/// The batch path of ISSUE_CERT: many claimed jobs processed with a few statements each way —
+/// The batch path of ISSUE_CERT (``IssueCertificateHandler``'s `runBatch`, which the general
+/// `Worker` uses for ISSUE_CERT): many claimed jobs processed with a few statements each way —
 /// one request insert, one CA ledger insert, and one transaction that finishes every job
 /// (fenced, through `JobQueue.finish`) together with all certificate rows, request outcomes,
-/// audit rows and events. Same checks, records and idempotency as ``IssueCertificateHandler``;
-/// jobs that do not fit the fast path (a request id, a server-generated key, an approval
-/// profile, a CA that is not built in, a retry) go through the handler one by one.
+/// audit rows and events. Same checks, records and idempotency as the handler's `run`; jobs
+/// that do not fit the fast path (a request id, a server-generated key, an approval profile, a
+/// CA that is not built in, a retry) are deferred to the handler's `run`, one by one.
 public struct IssueBatch: Sendable {
     let handler: IssueCertificateHandler
     let registry: CertificateAuthorityRegistry
@@ -23,11 +24,30 @@ public struct IssueBatch: Sendable {
         self.backoff = backoff
     }
 
-    /// Processes `claimed` ISSUE_CERT jobs of `workerId` with `pool` (one connection used
-    /// throughout); returns how many succeeded and failed.
+    /// Processes `claimed` ISSUE_CERT jobs of `workerId` with `pool`, the deferred ones too
+    /// (one by one through the handler, as a worker would); returns how many succeeded and failed.
     @discardableResult
     public func process(_ claimed: [ClaimedJob], workerId: String, pool: ConnectionPool) throws -> (succeeded: Int, failed: Int) {
-        try pool.withConnection { c in try process(claimed, workerId: workerId, pool: pool, on: c) }
+        let outcome = try run(claimed, context: JobBatchContext(database: pool, workerId: workerId, backoff: backoff))
+        var succeeded = outcome.succeeded.count, failed = outcome.failed.count
+        let context = JobContext(database: pool, workerId: workerId)
+        try pool.withConnection { c in
+            for job in outcome.deferred {
+                do {
+                    let completion = try handler.run(job.job, context: context)
+                    if try JobQueue.complete(on: c, job, completion) { succeeded += 1 }
+                } catch let failure as JobFailure {
+                    if try JobQueue.fail(on: c, job, failure, retryDelay: backoff.delay(afterAttempt: job.job.attempt)) { failed += 1 }
+                }
+            }
+        }
+        return (succeeded, failed)
+    }
+
+    /// Runs the fast path for `claimed` and defers the rest (see ``BatchJobHandler``), on one
+    /// connection of `context.database`.
+    public func run(_ claimed: [ClaimedJob], context: JobBatchContext) throws -> JobBatchOutcome {
+        try context.database.withConnection { c in try run(claimed, workerId: context.workerId, backoff: context.backoff, on: c) }
     }
 
     struct Item {
@@ -40,7 +60,7 @@ public struct IssueBatch: Sendable {
         var renewAt = Date()
     }
 
-    func process(_ claimed: [ClaimedJob], workerId: String, pool: ConnectionPool, on c: Connection) throws -> (succeeded: Int, failed: Int) {
+    func run(_ claimed: [ClaimedJob], workerId: String, backoff: Backoff, on c: Connection) throws -> JobBatchOutcome {
         var slow: [ClaimedJob] = []
         var refused: [(ClaimedJob, String)] = []
         var items: [Item] = []
@@ -109,6 +129,7 @@ public struct IssueBatch: Sendable {
 
         // One transaction: finish the jobs (fenced) and record everything they did.
         var results: [AttemptResult] = []
+        var outcome = JobBatchOutcome()
         for item in signed {
             results.append(AttemptResult(jobId: item.claimed.job.id, attempt: item.claimed.job.attempt, outcome: .success(
                 output: IssuanceProcess.json([
@@ -128,6 +149,16 @@ public struct IssueBatch: Sendable {
         if !results.isEmpty {
             try c.withTransaction { tx in
                 let finished = try JobQueue.finish(on: tx, workerId: workerId, results)
+                for result in results {
+                    if !finished.contains(result.jobId) {
+                        outcome.discarded.append(result.jobId)
+                    } else if case .success = result.outcome {
+                        outcome.succeeded.append(result.jobId)
+                    } else {
+                        outcome.failed.append(result.jobId)
+                        if case .failure(_, true, _) = result.outcome { outcome.permanent.insert(result.jobId) }
+                    }
+                }
                 let done = signed.filter { finished.contains($0.claimed.job.id) }
                 try Self.recordIssued(done, on: tx)
                 try Self.recordRefused(refused.filter { finished.contains($0.0.job.id) }, on: tx)
@@ -138,18 +169,9 @@ public struct IssueBatch: Sendable {
             }
         }
 
-        // Everything else, one by one through the handler (as a worker would).
-        var slowSucceeded = 0
-        let context = JobContext(database: pool, workerId: workerId)
-        for job in slow {
-            do {
-                let completion = try handler.run(job.job, context: context)
-                if try JobQueue.complete(on: c, job, completion) { slowSucceeded += 1 }
-            } catch let failure as JobFailure {
-                _ = try JobQueue.fail(on: c, job, failure, retryDelay: backoff.delay(afterAttempt: job.job.attempt))
-            }
-        }
-        return (signed.count + slowSucceeded, refused.count + failures.count + (slow.count - slowSucceeded))
+        // Everything else goes through the handler one by one.
+        outcome.deferred = slow
+        return outcome
     }
 
     /// The profile, CA and built-in connector for the fast path; nil when the profile needs the
@@ -196,7 +218,8 @@ public struct IssueBatch: Sendable {
             """, [items.map { $0.request!.id }, items.map(\.certificateId), items.map { $0.issued!.caRequestId }])
 
         // Audit rows and events built in SQL from the rows just written: the same fields, keys and
-        // formats as the handler's (AuditTrail / EventLog), without encoding JSON row by row in Swift.
+        // formats as the handler's (AuditTrail / EventLog), without encoding JSON row by row in Swift,
+        // and written with one statement each (certbus.write_audit_batch, certbus.emit_events).
         let parameters: [any PostgresEncodable] = [
             items.map(\.certificateId), items.map(\.claimed.job.id), items.map(\.claimed.job.triggeredBy.kind.rawValue),
             items.map(\.claimed.job.triggeredBy.id),
@@ -223,13 +246,20 @@ public struct IssueBatch: Sendable {
                 ) AS v(k, action, entity_type, entity_id, details)
                ORDER BY t.n, v.k
             ), audit AS (
-              SELECT certbus.write_audit(action, entity_type, entity_id, actor_type, actor_id, details) AS id FROM rows
+              SELECT a.id FROM (
+                SELECT array_agg(action ORDER BY n, k) AS actions, array_agg(entity_type ORDER BY n, k) AS entity_types,
+                       array_agg(entity_id ORDER BY n, k) AS entity_ids, array_agg(actor_type ORDER BY n, k) AS actor_types,
+                       array_agg(actor_id ORDER BY n, k) AS actor_ids, array_agg(details ORDER BY n, k) AS details
+                  FROM rows) r
+              CROSS JOIN LATERAL certbus.write_audit_batch(r.actions, r.entity_types, r.entity_ids, r.actor_types, r.actor_ids, r.details) AS a(id)
             ), events AS (
-              SELECT certbus.emit_event('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', t.certificate::text, jsonb_strip_nulls(jsonb_build_object(
-                       'certificate_id', t.certificate, 'action', 'ISSUE', 'outcome', 'SUCCESS', 'job_id', t.job,
-                       'actor_type', t.actor_type, 'actor_id', t.actor_id, 'profile_id', t.profile_id,
-                       'group_id', t.group_id, 'request_id', t.request::text))) AS id
-                FROM t ORDER BY t.n
+              SELECT e.id FROM (
+                SELECT array_agg(t.certificate::text ORDER BY t.n) AS ids, array_agg(jsonb_strip_nulls(jsonb_build_object(
+                         'certificate_id', t.certificate, 'action', 'ISSUE', 'outcome', 'SUCCESS', 'job_id', t.job,
+                         'actor_type', t.actor_type, 'actor_id', t.actor_id, 'profile_id', t.profile_id,
+                         'group_id', t.group_id, 'request_id', t.request::text)) ORDER BY t.n) AS payloads
+                  FROM t) p
+              CROSS JOIN LATERAL certbus.emit_events('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', p.ids, p.payloads) AS e(id)
             )
             SELECT (SELECT count(*) FROM audit) AS audit_rows, (SELECT count(*) FROM events) AS events
             """, parameters)
@@ -278,18 +308,16 @@ public struct IssueBatch: Sendable {
         try emitActionEvents(events, on: c)
     }
 
-    /// CERTIFICATE_ACTION_PERFORMED events, one statement through `certbus.emit_event`.
+    /// CERTIFICATE_ACTION_PERFORMED events, one statement through `certbus.emit_events`.
     static func emitActionEvents(_ events: [(resourceId: String, payload: PostgresJSON)], on c: Connection) throws {
         guard !events.isEmpty else { return }
         _ = try c.query(
-            """
-            SELECT certbus.emit_event('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', t.resource_id, t.payload)
-              FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(resource_id, payload, n) ORDER BY t.n
-            """, [events.map(\.resourceId), events.map(\.payload)])
+            "SELECT certbus.emit_events('CERTIFICATE_ACTION_PERFORMED', 'CERTIFICATE', $1::text[], $2::jsonb[]) AS id",
+            [events.map(\.resourceId), events.map(\.payload)])
     }
 }
 
-/// Audit rows collected for one statement through `certbus.write_audit` (details checked for
+/// Audit rows collected for one statement through `certbus.write_audit_batch` (details checked for
 /// secrets by the audit area's encoder, as ``AuditTrail`` does).
 struct AuditBatch {
     var actions: [String] = []
@@ -312,11 +340,7 @@ struct AuditBatch {
     func write(on c: Connection) throws {
         guard !actions.isEmpty else { return }
         _ = try c.query(
-            """
-            SELECT certbus.write_audit(t.action, t.entity_type, t.entity_id, t.actor_type, t.actor_id, t.details)
-              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY
-                   AS t(action, entity_type, entity_id, actor_type, actor_id, details, n)
-             ORDER BY t.n
-            """, [actions, entityTypes, entityIds, actorTypes, actorIds, details])
+            "SELECT certbus.write_audit_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) AS id",
+            [actions, entityTypes, entityIds, actorTypes, actorIds, details])
     }
 }

@@ -11,13 +11,24 @@ import Postgres
 /// again instead of issuing a second one), and the certificate, the request's outcome, audit rows
 /// and the CERTIFICATE_ACTION_PERFORMED event commit with the job's SUCCESS. Refusals fail the
 /// job at once (no retry) and record ISSUANCE_FAILED; unreachable CAs are retried.
-public struct IssueCertificateHandler: JobHandler {
+///
+/// It is a ``BatchJobHandler``: a `Worker` hands it up to `maximumBatchSize` claimed jobs at once,
+/// and ``IssueBatch`` issues those that fit its fast path (inline CSR, built-in CA, no approval, a
+/// first attempt) with one transaction for the lot, deferring the others to `run`.
+public struct IssueCertificateHandler: BatchJobHandler {
     public var kind: JobKind { .issueCertificate }
+    /// The most ISSUE_CERT jobs issued together (1 issues them one by one).
+    public var maximumBatchSize: Int
     let process: IssuanceProcess
 
-    /// A handler issuing through the CAs of `registry`.
-    public init(registry: CertificateAuthorityRegistry) {
+    /// A handler issuing through the CAs of `registry`, up to `maximumBatchSize` jobs at once.
+    public init(registry: CertificateAuthorityRegistry, maximumBatchSize: Int = 100) {
         process = IssuanceProcess(registry: registry)
+        self.maximumBatchSize = maximumBatchSize
+    }
+
+    public func runBatch(_ jobs: [ClaimedJob], context: JobBatchContext) throws -> JobBatchOutcome {
+        try IssueBatch(registry: process.registry, backoff: context.backoff).run(jobs, context: context)
     }
 
     public func run(_ job: Job, context: JobContext) throws -> JobCompletion {

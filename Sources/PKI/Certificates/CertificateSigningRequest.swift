@@ -4,7 +4,9 @@ import Foundation
 /// A PKCS#10 certificate signing request (RFC 2986).
 ///
 /// Immutable and safe to share between threads. Subject, SANs and the public key are decoded
-/// once, when the request is created or parsed.
+/// once, when the request is created or parsed. ECDSA requests of the usual shape are decoded
+/// without `d2i_X509_REQ` (``ECRequestDecoder``: OpenSSL 3.0's key decoding costs more than the
+/// signature check); every other request is decoded by OpenSSL.
 public final class CertificateSigningRequest: @unchecked Sendable, CustomStringConvertible {
     /// Owns the X509_REQ; shared with ``publicKey``, which points into it.
     private final class Storage {
@@ -13,8 +15,14 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
         deinit { X509_REQ_free(request) }
     }
 
-    private let storage: Storage
-    var request: OpaquePointer { storage.request }
+    /// What the signature is checked with: OpenSSL's X509_REQ, or the signed bytes and signature
+    /// of a request decoded by ``ECRequestDecoder``.
+    private enum Signed {
+        case request(Storage)
+        case decoded(info: Data, signature: Data, digest: SignatureDigest)
+    }
+
+    private let signed: Signed
     /// The DER encoding exactly as parsed or created.
     public let der: Data
     /// The requested subject.
@@ -32,14 +40,55 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
         }
         let encodedInfo = X509_REQ_get_X509_PUBKEY(request).map { EncodedPublicKeyInfo(owner: storage, pointer: $0) }
         publicKey = try PublicKey(taking: pkey, operation: operation, encodedInfo: encodedInfo)
-        subjectAlternativeNames = try Self.readSubjectAlternativeNames(request, operation)
-        self.storage = storage
+        let extensions = X509_REQ_get_extensions(request)
+        defer { if let extensions { certbus_sk_X509_EXTENSION_pop_free(extensions) } }
+        if extensions == nil { OpenSSLErrorQueue.clear() }
+        subjectAlternativeNames = try Self.readSubjectAlternativeNames(extensions, operation)
+        signed = .request(storage)
         self.der = der
         subject = DistinguishedName(reading: X509_REQ_get_subject_name(request))
     }
 
+    /// A request of the shape ``ECRequestDecoder`` reads, from its parts.
+    private init(decoded parts: ECRequestDecoder.Parts, bytes: [UInt8], der: Data, operation: String) throws {
+        let pkey = try ECRequestDecoder.publicKey(curve: parts.curve, point: bytes[parts.point], operation: operation)
+        publicKey = try PublicKey(taking: pkey, operation: operation,
+                                  encodedInfo: try ECRequestDecoder.encodedInfo(parts, der: bytes, operation: operation))
+        subject = try Self.decodeName(bytes[parts.subject], operation)
+        if let range = parts.extensions {
+            let extensions = try decodeDER(Data(bytes[range]), operation, what: "extensionRequest", free: certbus_sk_X509_EXTENSION_pop_free) {
+                cursor, length in d2i_X509_EXTENSIONS(nil, cursor, length)
+            }
+            defer { certbus_sk_X509_EXTENSION_pop_free(extensions) }
+            subjectAlternativeNames = try Self.readSubjectAlternativeNames(extensions, operation)
+        } else {
+            subjectAlternativeNames = []
+        }
+        signed = .decoded(info: Data(bytes[parts.info]), signature: Data(bytes[parts.signature]), digest: parts.digest)
+        self.der = der
+    }
+
+    private static func decodeName(_ bytes: ArraySlice<UInt8>, _ operation: String) throws -> DistinguishedName {
+        let name = try decodeDER(Data(bytes), operation, what: "subject name", free: X509_NAME_free) { cursor, length in
+            d2i_X509_NAME(nil, cursor, length)
+        }
+        defer { X509_NAME_free(name) }
+        return DistinguishedName(reading: name)
+    }
+
     /// Parses a DER request. The signature is not checked here: call ``verifySignature()``.
     public convenience init(der: Data) throws {
+        let operation = "parse certificate signing request"
+        let bytes = [UInt8](der)
+        if let parts = ECRequestDecoder.decode(bytes) {
+            try self.init(decoded: parts, bytes: bytes, der: der, operation: operation)
+            return
+        }
+        try self.init(openSSLDecoding: der)
+    }
+
+    /// Parses a DER request with OpenSSL's `d2i_X509_REQ` whatever its shape (tests compare both decoders).
+    convenience init(openSSLDecoding der: Data) throws {
         let operation = "parse certificate signing request"
         let request = try decodeDER(der, operation, what: "certificate signing request", free: X509_REQ_free) { cursor, length in
             d2i_X509_REQ(nil, cursor, length)
@@ -116,15 +165,19 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
 
     /// Whether the request is signed by the private key of its own public key (proof of possession).
     public var isSignatureValid: Bool {
-        let result = X509_REQ_verify(request, publicKey.pkey)
-        OpenSSLErrorQueue.clear()
-        return result == 1
+        switch signed {
+        case .request(let storage):
+            let result = X509_REQ_verify(storage.request, publicKey.pkey)
+            OpenSSLErrorQueue.clear()
+            return result == 1
+        case .decoded(let info, let signature, let digest):
+            return (try? publicKey.verify(signature: signature, for: info, digest: digest)) == true
+        }
     }
 
     /// Throws `.verificationFailed` unless ``isSignatureValid``.
     public func verifySignature() throws {
-        let result = X509_REQ_verify(request, publicKey.pkey)
-        guard result == 1 else {
+        guard isSignatureValid else {
             throw PKIError.openSSL(.verificationFailed, "verify certificate signing request",
                                    "the request's signature does not verify under its own public key")
         }
@@ -135,12 +188,9 @@ public final class CertificateSigningRequest: @unchecked Sendable, CustomStringC
         "CertificateSigningRequest(\(subject), \(subjectAlternativeNames.map(\.description).joined(separator: " ")))"
     }
 
-    private static func readSubjectAlternativeNames(_ request: OpaquePointer, _ operation: String) throws -> [SubjectAlternativeName] {
-        guard let extensions = X509_REQ_get_extensions(request) else {
-            OpenSSLErrorQueue.clear()
-            return []
-        }
-        defer { certbus_sk_X509_EXTENSION_pop_free(extensions) }
+    /// The subjectAltName entries of an extensionRequest's extensions (none when nil).
+    private static func readSubjectAlternativeNames(_ extensions: OpaquePointer?, _ operation: String) throws -> [SubjectAlternativeName] {
+        guard let extensions else { return [] }
         var critical: Int32 = 0
         guard let value = X509V3_get_d2i(extensions, NID_subject_alt_name, &critical, nil) else {
             if critical == -2 {
