@@ -181,8 +181,9 @@ public struct MetricsBenchmark: Sendable {
             if finished > 0 {
                 try tx.execute(
                     """
-                    INSERT INTO certbus.jobs (kind, name, status, max_attempts, attempt, run_at, created_at, started_at, completed_at, error)
+                    INSERT INTO certbus.jobs (kind, name, payload, status, max_attempts, attempt, run_at, created_at, started_at, completed_at, error)
                     SELECT CASE WHEN g % 2 = 0 THEN 'NOOP' ELSE 'ISSUE_CERT' END, 'bench',
+                           CASE WHEN g % 2 = 0 THEN '{}' ELSE jsonb_build_object('request_id', gen_random_uuid()) END,
                            CASE WHEN g % 100 = 0 THEN 'FAILED' ELSE 'SUCCESS' END, 5, 1, now() - interval '2 hours',
                            now() - interval '2 hours', now() - interval '1 hour', now() - interval '59 minutes',
                            CASE WHEN g % 100 = 0 THEN 'bench failure' END
@@ -192,8 +193,10 @@ public struct MetricsBenchmark: Sendable {
             if queued > 0 {
                 try tx.execute(
                     """
-                    INSERT INTO certbus.jobs (kind, name, run_at)
-                    SELECT CASE WHEN g % 2 = 0 THEN 'NOOP' ELSE 'ISSUE_CERT' END, 'bench', now() - (g % 600) * interval '1 second'
+                    INSERT INTO certbus.jobs (kind, name, payload, run_at)
+                    SELECT CASE WHEN g % 2 = 0 THEN 'NOOP' ELSE 'ISSUE_CERT' END, 'bench',
+                           CASE WHEN g % 2 = 0 THEN '{}' ELSE jsonb_build_object('request_id', gen_random_uuid()) END,
+                           now() - (g % 600) * interval '1 second'
                       FROM generate_series(1, $1) g
                     """, [queued])
             }

@@ -44,8 +44,9 @@ struct JobQueueSummaryTests {
         for (name, age) in [("old", "3 hours"), ("recent", "1 minute")] {
             try c.execute(
                 """
-                INSERT INTO certbus.jobs (kind, name, status, attempt, max_attempts, started_at, completed_at, error)
-                VALUES ('ISSUE_CERT', $1, 'FAILED', 2, 2, now() - $2::interval, now() - $2::interval, 'boom ' || $1)
+                INSERT INTO certbus.jobs (kind, name, payload, status, attempt, max_attempts, started_at, completed_at, error)
+                VALUES ('ISSUE_CERT', $1, jsonb_build_object('request_id', gen_random_uuid()), 'FAILED', 2, 2,
+                        now() - $2::interval, now() - $2::interval, 'boom ' || $1)
                 """, [name, age])
         }
         try c.execute(

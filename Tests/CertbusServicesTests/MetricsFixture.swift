@@ -67,8 +67,9 @@ enum MetricsFixture {
         for (kind, status) in [("NOOP", "FAILED"), ("ISSUE_CERT", "FAILED"), ("NOOP", "CANCELLED")] {
             try c.execute(
                 """
-                INSERT INTO certbus.jobs (kind, name, status, attempt, max_attempts, started_at, completed_at, error)
-                VALUES ($1, 'finished', $2, 1, 1, now(), now(), 'boom')
+                INSERT INTO certbus.jobs (kind, name, payload, status, attempt, max_attempts, started_at, completed_at, error)
+                VALUES ($1, 'finished', CASE WHEN $1 = 'ISSUE_CERT' THEN jsonb_build_object('request_id', gen_random_uuid())
+                                             ELSE '{}' END, $2, 1, 1, now(), now(), 'boom')
                 """, [kind, status])
         }
         // A SUCCESS job: never counted.

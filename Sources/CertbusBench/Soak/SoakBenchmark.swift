@@ -25,6 +25,11 @@ public struct SoakBenchmark: Sendable {
     public var killAt = 0.30
     /// Fraction of jobs done when PostgreSQL is restarted.
     public var restartAt = 0.60
+    /// Jobs made due per second from the moment the workers start (their `run_at` staggered), or
+    /// nil for all of them due at once (a backlog). Workers run ISSUE_CERT in batches, so a small
+    /// backlog can finish between two looks at the queue; a steady release keeps jobs open while
+    /// the faults are injected.
+    public var releasePerSecond: Double?
     /// Let certbus generate the keys (sealed under the KEK) instead of sending CSRs.
     public var generatedKeys = false
     /// Certificates also checked with `openssl verify`.
@@ -53,7 +58,7 @@ public struct SoakBenchmark: Sendable {
     /// Sets up, runs and verifies; the result says whether every check passed.
     public func run(connectionString base: String) throws -> SoakResult {
         guard jobs > 0, workers > 0, concurrency > 0, leaseSeconds > 0, timeout > 0, opensslSample >= 0,
-              killAt > 0, restartAt > killAt, restartAt < 1
+              killAt > 0, restartAt > killAt, restartAt < 1, (releasePerSecond ?? 1) > 0
         else { throw BenchmarkError("sizes must be positive and 0 < kill point < restart point < 100 %") }
         let work = try SoakWorkDirectory(keep: keepDirectory)
         defer { work.cleanUp() }
@@ -137,6 +142,8 @@ public struct SoakResult: Sendable, Encodable {
     public var killAtPercent: Int
     public var restartAtPercent: Int
     public var generatedKeys: Bool
+    /// Jobs made due per second (nil: all due at the start); the certificates/s figure is then bounded by it.
+    public var releasePerSecond: Double?
     /// Whether PostgreSQL is restarted, and how (or why not).
     public var restarts: Bool
     public var restart: String
@@ -175,6 +182,7 @@ public struct SoakResult: Sendable, Encodable {
         killAtPercent = Int((p.killAt * 100).rounded())
         restartAtPercent = Int((p.restartAt * 100).rounded())
         generatedKeys = p.generatedKeys
+        releasePerSecond = p.releasePerSecond
         restarts = p.restart.perform != nil
         restart = p.restart.description
         self.database = database
@@ -182,7 +190,7 @@ public struct SoakResult: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case jobs, workers, concurrency, leaseSeconds = "lease_seconds", killAtPercent = "kill_at_percent"
-        case restartAtPercent = "restart_at_percent", generatedKeys = "generated_keys", restarts, restart, database, server, settings
+        case restartAtPercent = "restart_at_percent", generatedKeys = "generated_keys", releasePerSecond = "release_per_second", restarts, restart, database, server, settings
         case timeline, checks, seconds, certificatesPerSecond = "certificates_per_second", workerPeakRSS = "worker_peak_rss_bytes"
         case completedAfterRestart = "completed_after_restart", unsuccessfulAttempts = "unsuccessful_attempts", loadAverageStart = "load_average_start"
         case loadAverageEnd = "load_average_end", keptDatabaseURL = "kept_database_url", keptDirectory = "kept_directory", passed

@@ -62,6 +62,7 @@ final class SoakRun {
     /// Runs until no ISSUE_CERT job is QUEUED or RUNNING (or a process dies, or the timeout passes).
     func execute(into result: inout SoakResult) throws {
         let total = benchmark.jobs
+        if let rate = benchmark.releasePerSecond { try stagger(perSecond: rate) }
         let scheduler = try fleet.startScheduler()
         let workers = try (0..<benchmark.workers).map { _ in try fleet.startWorker() }
         start = DispatchTime.now()
@@ -112,6 +113,17 @@ final class SoakRun {
         }
         event("stopped the workers and the scheduler (SIGTERM)")
         try record(into: &result)
+    }
+
+    /// Makes the queued ISSUE_CERT jobs due one after another, `perSecond` of them per second from now.
+    private func stagger(perSecond rate: Double) throws {
+        try monitor.execute(
+            """
+            UPDATE certbus.jobs j SET run_at = now() + (o.n - 1) / $1::float8 * interval '1 second'
+              FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM certbus.jobs WHERE kind = 'ISSUE_CERT' AND status = 'QUEUED') o
+             WHERE j.id = o.id
+            """, [rate])
+        event(String(format: "jobs made due at %.0f per second (over %.1f s)", rate, Double(benchmark.jobs) / rate))
     }
 
     private struct Counts { var done: Int, ended: Int, open: Int }
