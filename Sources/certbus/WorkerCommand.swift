@@ -9,6 +9,9 @@ import Postgres
 /// `certbus worker`: run jobs until SIGTERM or SIGINT.
 enum WorkerCommand {
     static let concurrency = Option<Int>("concurrency", short: "c", default: 10, help: "Jobs run at the same time (one thread each).")
+    static let batchSize = Option<Int>(
+        "batch-size", default: 100,
+        help: "Most ISSUE_CERT jobs one thread issues together, in one transaction (1: each alone). A worker that dies holds up to about --concurrency × this many jobs until their lease runs out.")
     static let kinds = Option<String>(
         "kinds", valueName: "kind,...", repeatable: true, help: "Run only these kinds (comma-separated or repeated; default: every kind this worker has a handler for).")
     static let queues = Option<String>(
@@ -33,7 +36,7 @@ enum WorkerCommand {
             expires) and the retention cleanup. The first SIGTERM or SIGINT stops claiming, lets running \
             jobs finish for --grace seconds and hands the rest back to the queue; a second one exits at once.
             """,
-        options: CommandContext.options + [concurrency, kinds, queues, lease, poll, grace, rescueInterval, noMaintenance, quiet, verbose, MetricsCommand.listen]
+        options: CommandContext.options + [concurrency, batchSize, kinds, queues, lease, poll, grace, rescueInterval, noMaintenance, quiet, verbose, MetricsCommand.listen]
     ) { invocation in
         let context = CommandContext(invocation)
         let metricsAddress = try MetricsCommand.address(invocation)
@@ -49,6 +52,9 @@ enum WorkerCommand {
         let queueWords = commaSeparated(invocation.values(queues))
         if !queueWords.isEmpty { options.queues = queueWords }
         guard options.concurrency >= 1 && options.concurrency <= 1000 else { throw UsageError("--concurrency must be between 1 and 1000") }
+        guard let issueBatchSize = invocation[batchSize], (1...1000).contains(issueBatchSize) else {
+            throw UsageError("--batch-size must be between 1 and 1000")
+        }
         guard options.leaseSeconds > 0, options.pollInterval > 0, options.rescueInterval > 0, invocation[grace]! >= 0 else {
             throw UsageError("--lease, --poll-interval and --rescue-interval must be positive, --grace not negative")
         }
@@ -57,7 +63,7 @@ enum WorkerCommand {
         let worker: Worker
         do {
             worker = try Worker(
-                configuration: try context.configuration(applicationName: "certbus-worker"), handlers: handlers(),
+                configuration: try context.configuration(applicationName: "certbus-worker"), handlers: handlers(issueBatchSize: issueBatchSize),
                 options: options, log: log)
         } catch let error as JobQueueError {
             throw UsageError(error.message)
@@ -76,7 +82,7 @@ enum WorkerCommand {
     }
 
     /// Every handler this build of certbus has. Areas add theirs here (one line each).
-    static func handlers(environment: [String: String] = ProcessInfo.processInfo.environment) -> HandlerRegistry {
+    static func handlers(environment: [String: String] = ProcessInfo.processInfo.environment, issueBatchSize: Int = 100) -> HandlerRegistry {
         let registry = CertificateServices.registry(
             homeDirectory: CertCommandSupport.homeDirectory(environment), environment: environment)
         // Webhook secrets are sealed under the KEK; without a readable KEK, deliveries that need one fail clearly.
@@ -86,7 +92,7 @@ enum WorkerCommand {
             ValidateDeploymentHandler(),
             DiscoveryHandler(),
             DeliverNotificationHandler(keyEncryptionKey: kek),
-        ] + CertificateServices.handlers(registry: registry))
+        ] + CertificateServices.handlers(registry: registry, issueBatchSize: issueBatchSize))
     }
 
     static func commaSeparated(_ values: [String]) -> [String] {

@@ -73,6 +73,8 @@ import Testing
             (["jobs", "cancel", "424242"], 1, "no job with id 424242"),
             (["worker", "--kinds", "INSTALL_CERT"], 2, "no handler for INSTALL_CERT"),
             (["worker", "--concurrency", "0"], 2, "--concurrency"),
+            (["worker", "--batch-size", "0"], 2, "--batch-size must be between 1 and 1000"),
+            (["worker", "--batch-size", "1001"], 2, "--batch-size must be between 1 and 1000"),
         ]
         for (arguments, status, message) in cases {
             let result = try ChildProcess.run(arguments + ["--database-url", db.connectionString])

@@ -13,9 +13,10 @@ public enum CertificateServices {
             environment: CAConnectorEnvironment(homeDirectory: homeDirectory, variables: environment), adding: extra)
     }
 
-    /// ISSUE_CERT, RENEW_CERT, REVOKE_CERT and CA_REFRESH handlers.
-    public static func handlers(registry: CertificateAuthorityRegistry) -> [any JobHandler] {
-        [IssueCertificateHandler(registry: registry), RenewCertificateHandler(registry: registry),
+    /// ISSUE_CERT, RENEW_CERT, REVOKE_CERT and CA_REFRESH handlers. ISSUE_CERT jobs are issued
+    /// together, up to `issueBatchSize` in one transaction (1: each job alone).
+    public static func handlers(registry: CertificateAuthorityRegistry, issueBatchSize: Int = 100) -> [any JobHandler] {
+        [IssueCertificateHandler(registry: registry, maximumBatchSize: issueBatchSize), RenewCertificateHandler(registry: registry),
          RevokeCertificateHandler(registry: registry), RefreshCAHandler(registry: registry)]
     }
 
