@@ -71,6 +71,9 @@ enum SoakBenchCommand {
         guard benchmark.jobs > 0, benchmark.workers > 0, benchmark.timeout > 0, benchmark.leaseSeconds > 0, benchmark.opensslSample >= 0 else {
             throw UsageError("--jobs, --workers, --lease and --timeout must be positive, --openssl-sample not negative")
         }
+        if let rate = benchmark.releasePerSecond, !(rate > 0 && rate.isFinite) {
+            throw UsageError("--release-rate must be a positive number of jobs per second")
+        }
         guard (1...1000).contains(benchmark.concurrency) else { throw UsageError("--concurrency must be between 1 and 1000") }
         guard 0 < invocation[killAt]!, invocation[killAt]! < invocation[restartAt]!, invocation[restartAt]! < 100 else {
             throw UsageError("want 0 < --kill-at < --restart-at < 100 (percent of the jobs done)")

@@ -92,6 +92,8 @@ struct SoakEndToEndTests {
         (["--kill-at", "70", "--restart-at", "60"], "--kill-at"),
         (["--no-restart", "--restart-command", "true"], "--no-restart or --restart-command"),
         (["--workers", "0", "--no-restart"], "--workers"),
+        (["--release-rate", "0", "--no-restart"], "--release-rate"),
+        (["--quick", "--release-rate", "-5", "--no-restart"], "--release-rate"),
     ])
     func refusesContradictoryOptions(_ arguments: [String], _ message: String) throws {
         let db = try TestDatabase.create(migrated: false)
